@@ -1,0 +1,7 @@
+"""mediaforge: a self-hostable AI media processing platform."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,160 @@
+"""One typed Settings object: ``MEDIAFORGE_*`` environment first, then an optional file.
+
+Groups are flat fields with a shared prefix (``db_``, ``storage_``, ``worker_``...) so each maps to
+exactly one environment variable. ``MEDIAFORGE_CONFIG_FILE`` may point at a ``.env``-style file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "reset_settings"]
+
+
+class Settings(BaseSettings):
+    """Every knob mediaforge reads, validated once at startup."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MEDIAFORGE_",
+        env_file=os.environ.get("MEDIAFORGE_CONFIG_FILE"),
+        extra="ignore",
+    )
+
+    # --- local state -----------------------------------------------------------------------
+    data_dir: Path = Field(Path("./var"), description="All local state (SQLite file, blobs) lives here.")
+    env: Literal["dev", "test", "prod"] = "dev"
+    public_url: str = Field("http://127.0.0.1:8000", description="Base URL used in signed links.")
+    secret_key: SecretStr = Field(
+        default=SecretStr(""), description="HMAC key for signed URLs; generated under data_dir if empty."
+    )
+
+    # --- database ----------------------------------------------------------------------------
+    database_url: str = Field("", description="SQLAlchemy URL; default sqlite file under data_dir.")
+    db_pool_size: int = 10
+    db_echo: bool = False
+
+    # --- storage -----------------------------------------------------------------------------
+    storage_url: str = Field("", description="file:///path, memory://, or s3://bucket/prefix.")
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+
+    # --- assets ------------------------------------------------------------------------------
+    max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(100_000_000, ge=1, description="Larger images are refused (bombs).")
+    asset_ttl_seconds: int = Field(7 * 24 * 3600, ge=0, description="0 keeps uploads forever.")
+    fetch_timeout_seconds: float = 30.0
+    fetch_max_redirects: int = 5
+    fetch_allow_hosts: str = Field("", description="Comma-separated host[:port] exempt from the SSRF guard.")
+
+    # --- jobs --------------------------------------------------------------------------------
+    result_ttl_seconds: int = Field(7 * 24 * 3600, ge=0, description="Results expire this long after end.")
+    lease_seconds: float = Field(30.0, gt=0)
+    default_max_attempts: int = Field(3, ge=1)
+    retry_backoff_seconds: float = Field(2.0, ge=0)
+    retry_backoff_max_seconds: float = Field(300.0, ge=0)
+    cancel_grace_seconds: float = Field(5.0, ge=0)
+    sweep_interval_seconds: float = Field(5.0, gt=0)
+
+    # --- workers -----------------------------------------------------------------------------
+    worker_concurrency: int = Field(0, ge=0, description="Child processes per worker; 0 means CPU count.")
+    worker_queues: str = "default"
+    worker_capabilities: str = Field("cpu", description="Comma-separated capabilities this host offers.")
+    worker_memory_limit_mb: int = Field(0, ge=0, description="Address-space ceiling per child; 0 = none.")
+    worker_poll_seconds: float = Field(0.05, gt=0, description="Idle poll when no notification arrives.")
+    embedded_workers: int = Field(1, ge=0, description="Worker processes `serve` starts beside the API.")
+
+    # --- auth (replaced by accounts later; keys map to owners) ----------------------------------
+    api_keys: str = Field("", description="owner:key pairs, comma-separated. Empty = single local owner.")
+
+    # --- logging -----------------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _defaults_under_data_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'mediaforge.db'}"
+        if not self.storage_url:
+            self.storage_url = (self.data_dir / "blobs").as_uri()
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def allow_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.fetch_allow_hosts.split(",") if h.strip())
+
+    @property
+    def queues(self) -> list[str]:
+        return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset(c.strip() for c in self.worker_capabilities.split(",") if c.strip())
+
+    @property
+    def concurrency(self) -> int:
+        return self.worker_concurrency or (os.cpu_count() or 1)
+
+    def owner_keys(self) -> dict[str, str]:
+        """Map API key -> owner id from ``api_keys``."""
+        pairs = (p.split(":", 1) for p in self.api_keys.split(",") if ":" in p)
+        return {key.strip(): owner.strip() for owner, key in pairs}
+
+    def signing_key(self) -> bytes:
+        """The HMAC key for signed URLs, created once under data_dir when not configured."""
+        configured = self.secret_key.get_secret_value()
+        if configured:
+            return configured.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+    def public(self) -> dict[str, Any]:
+        """The effective configuration with secrets masked (for ``doctor``)."""
+        out = self.model_dump(mode="json")
+        for name, value in out.items():
+            if isinstance(getattr(self, name), SecretStr) and value:
+                out[name] = "**********"
+        out["database_url"] = _mask_url(self.database_url)
+        out["api_keys"] = ",".join(f"{o}:***" for o in self.owner_keys().values())
+        return out
+
+
+def _mask_url(url: str) -> str:
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change the environment between apps)."""
+    get_settings.cache_clear()
