@@ -34,7 +34,9 @@ class Database:
         self.url = url
         self.engine = _make_engine(url, pool_size=pool_size, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"))
+        self._readers = sessionmaker(
+            self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:

@@ -1,0 +1,65 @@
+"""Request dependencies: the runtime, a unit of work, and who is calling."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from mediaforge.errors import Unauthorized
+from mediaforge.runtime import Runtime
+
+__all__ = ["DbSession", "Principal", "ReadSession", "Rt", "Who"]
+
+LOCAL_OWNER = "local"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller; every query is scoped by ``owner_id``."""
+
+    owner_id: str
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+Rt = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(rt: Rt) -> Iterator[Session]:
+    with rt.db.session() as session:
+        yield session
+
+
+def get_read_session(rt: Rt) -> Iterator[Session]:
+    with rt.db.session(read_only=True) as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+ReadSession = Annotated[Session, Depends(get_read_session)]
+
+
+def get_principal(request: Request, rt: Rt) -> Principal:
+    """``X-API-Key`` or ``Authorization: Bearer``; with no keys configured, one local owner."""
+    keys = rt.settings.owner_keys()
+    if not keys:
+        return Principal(LOCAL_OWNER)
+    token = request.headers.get("x-api-key") or ""
+    auth = request.headers.get("authorization", "")
+    if not token and auth.lower().startswith("bearer "):
+        token = auth[7:].strip()
+    for key, owner in keys.items():
+        if token and hmac.compare_digest(token.encode(), key.encode()):
+            return Principal(owner)
+    raise Unauthorized("a valid API key is required (X-API-Key or Authorization: Bearer)")
+
+
+Who = Annotated[Principal, Depends(get_principal)]

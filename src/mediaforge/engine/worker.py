@@ -1,0 +1,356 @@
+"""The worker: one claiming loop that hands leased jobs to slots, each with its own work process.
+
+Threads: the main loop claims (never more jobs than free slots, so no job waits parked on a busy
+worker), one slot thread per work process supervises a job (progress, cancel, timeout, lease loss),
+a monitor renews leases and picks up cancel requests, and on PostgreSQL a listener turns NOTIFY
+into an immediate wake-up. SIGTERM drains: stop claiming, finish what runs, then exit.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from mediaforge.assets import service as assets
+from mediaforge.assets.repository import AssetRepository
+from mediaforge.clock import new_id, utcnow
+from mediaforge.engine import signals
+from mediaforge.engine.listener import PgListener
+from mediaforge.engine.pool import WorkProcess
+from mediaforge.engine.sweeper import Sweeper
+from mediaforge.errors import MediaforgeError
+from mediaforge.jobs import service as jobs
+from mediaforge.jobs.models import Job
+from mediaforge.jobs.repository import JobRepository
+from mediaforge.processors.base import ChildSpec, RetryPolicy
+from mediaforge.runtime import Runtime
+from mediaforge.workers import repository as workers
+from mediaforge.workers.models import Worker as WorkerRow
+
+__all__ = ["Worker"]
+
+log = structlog.get_logger(__name__)
+_PROGRESS_WRITE_EVERY = 0.5
+
+
+@dataclass
+class Claim:
+    """A job this worker holds the lease of, as the slot sees it."""
+
+    id: str
+    type: str
+    owner_id: str
+    attempt: int
+    params: dict[str, Any]
+    inputs: list[str]
+    timeout: float | None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Outcome:
+    kind: str  # done | error | cancelled | lost
+    payload: dict[str, Any] = field(default_factory=dict)
+    error_type: str = ""
+    message: str = ""
+    delay: float | None = None
+
+
+class Worker:
+    """Claims jobs for the processors it can run and executes them in child processes."""
+
+    def __init__(self, runtime: Runtime, *, concurrency: int | None = None, name: str | None = None) -> None:
+        self.rt = runtime
+        s = runtime.settings
+        self.id = name or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
+        self.concurrency = concurrency or s.concurrency
+        self.queues = s.queues
+        self.types = [p.name for p in runtime.registry.runnable(s.capabilities)]
+        self._inbox: queue.Queue[Claim | None] = queue.Queue()
+        self._free = self.concurrency
+        self._lock = threading.Lock()
+        self._active: dict[str, Claim] = {}
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._sweeper = Sweeper(runtime)
+        self._listener: PgListener | None = None
+        self.processed = 0
+        self.failed = 0
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Register, then start slots, the monitor, the listener and the claim loop (threads)."""
+        with self.rt.db.session() as session:
+            workers.register(session, WorkerRow(
+                id=self.id, hostname=socket.gethostname(), pid=os.getpid(), status="active",
+                queues=self.queues, capabilities=sorted(self.rt.settings.capabilities), processors=self.types,
+                concurrency=self.concurrency, started_at=utcnow(), heartbeat_at=utcnow(),
+            ))
+        if self.rt.db.dialect == "postgresql":
+            self._listener = PgListener(self.rt.settings.database_url, "mediaforge_jobs", signals.wake)
+            self._listener.start()
+        for index in range(self.concurrency):
+            self._spawn(self._slot_loop, f"slot-{index}")
+        self._spawn(self._monitor_loop, "monitor")
+        self._spawn(self._claim_loop, "claim")
+        log.info("worker_started", worker_id=self.id, concurrency=self.concurrency, types=len(self.types))
+
+    def stop(self, *, drain_timeout: float = 30.0) -> None:
+        """Stop claiming, let running jobs finish (up to ``drain_timeout``), then shut down."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        signals.wake()
+        with self.rt.db.session() as session:
+            workers.stop(session, self.id, "draining")
+        deadline = time.monotonic() + drain_timeout
+        while self._active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(self.concurrency):
+            self._inbox.put(None)
+        for thread in self._threads:
+            thread.join(max(0.1, deadline - time.monotonic()) + 5)
+        if self._listener is not None:
+            self._listener.stop()
+        with self.rt.db.session() as session:
+            workers.stop(session, self.id)
+        log.info("worker_stopped", worker_id=self.id, processed=self.processed)
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=f"mf-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # --- claiming ------------------------------------------------------------------------
+    def _claim_loop(self) -> None:
+        poll = self.rt.settings.worker_poll_seconds if self.rt.db.dialect == "sqlite" else 1.0
+        while not self._stopping.is_set():
+            try:
+                claimed = self._claim() if self._free else 0
+                self._sweeper.maybe_run()
+            except Exception:
+                log.exception("claim_failed", worker_id=self.id)
+                claimed = 0
+                time.sleep(1.0)
+            if not claimed or not self._free:
+                signals.wait(poll)
+
+    def _claim(self) -> int:
+        if not self.types:
+            return 0
+        with self.rt.db.session() as session:
+            rows = JobRepository(session).claim(
+                worker_id=self.id, queues=self.queues, types=self.types, limit=self._free,
+                lease_seconds=self.rt.settings.lease_seconds, now=utcnow(),
+            )
+            for job in rows:
+                jobs.emit(session, job, "job.updated")
+        for job in rows:
+            claim = Claim(job.id, job.type, job.owner_id, job.attempt, job.params, job.inputs, job.timeout_seconds)
+            with self._lock:
+                self._free -= 1
+                self._active[job.id] = claim
+            self._inbox.put(claim)
+        return len(rows)
+
+    # --- supervising a job ---------------------------------------------------------------
+    def _slot_loop(self) -> None:
+        process = WorkProcess(self.rt.settings.worker_memory_limit_mb)
+        try:
+            while (claim := self._inbox.get()) is not None:
+                try:
+                    self._execute(process, claim)
+                except Exception:
+                    log.exception("slot_failed", job_id=claim.id)
+                finally:
+                    with self._lock:
+                        self._active.pop(claim.id, None)
+                        self._free += 1
+                    signals.wake()
+        finally:
+            process.close()
+
+    def _execute(self, process: WorkProcess, claim: Claim) -> None:
+        tmp = self.rt.settings.data_dir / "tmp" / f"{claim.id}-{claim.attempt}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            try:
+                inputs = self._materialize(claim, tmp)
+            except MediaforgeError as exc:
+                outcome = Outcome("error", error_type=exc.code, message=exc.message)
+            else:
+                task = {"job_id": claim.id, "attempt": claim.attempt, "tmp_dir": str(tmp), "type": claim.type,
+                        "params": claim.params, "inputs": inputs}
+                outcome = self._supervise(process, claim, task)
+            self._finish(claim, outcome, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _materialize(self, claim: Claim, tmp: Any) -> list[dict[str, Any]]:
+        if not claim.inputs:
+            return []
+        with self.rt.db.session(read_only=True) as session:
+            rows = AssetRepository(session).many(claim.inputs, owner_id=claim.owner_id)
+        if len(rows) != len(claim.inputs):
+            raise MediaforgeError("an input asset no longer exists", code="input_missing")
+        return [
+            {"asset_id": a.id, "path": str(assets.copy_to(self.rt.storage, a, tmp / f"in-{a.id}")),
+             "filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in rows
+        ]
+
+    def _supervise(self, process: WorkProcess, claim: Claim, task: dict[str, Any]) -> Outcome:
+        s = self.rt.settings
+        conn = process.conn
+        conn.send(("run", task))
+        started = time.monotonic()
+        cancel_sent: float | None = None
+        last_write = 0.0
+        while True:
+            try:
+                ready = conn.poll(0.05)
+                message = conn.recv() if ready else None
+            except (EOFError, OSError):
+                process.kill()
+                return Outcome("error", error_type="worker_crashed", message="the work process died")
+            if message is not None:
+                kind = message[0]
+                if kind == "done":
+                    return Outcome("done", payload=message[1])
+                if kind == "error":
+                    return Outcome("error", error_type=message[1], message=message[2], delay=message[3])
+                if kind == "cancelled":
+                    return Outcome("cancelled")
+                if kind == "progress" and time.monotonic() - last_write >= _PROGRESS_WRITE_EVERY:
+                    last_write = time.monotonic()
+                    self._progress(claim, message[1], message[2])
+                continue
+            now = time.monotonic()
+            if claim.lost.is_set():
+                process.kill()
+                return Outcome("lost")
+            if claim.cancel.is_set() and cancel_sent is None:
+                conn.send(("cancel",))
+                cancel_sent = now
+            if cancel_sent is not None and now - cancel_sent > s.cancel_grace_seconds:
+                process.kill()
+                return Outcome("cancelled")
+            if claim.timeout and now - started > claim.timeout:
+                process.kill()
+                return Outcome("error", error_type="timeout", message=f"exceeded {claim.timeout:g} s")
+
+    def _progress(self, claim: Claim, percent: float, message: str | None) -> None:
+        with self.rt.db.session() as session:
+            job = JobRepository(session).update_leased(
+                claim.id, self.id, claim.attempt, {"progress": percent, "progress_message": message}
+            )
+            if job is not None:
+                jobs.emit(session, job, "job.progress")
+
+    # --- recording the outcome -----------------------------------------------------------
+    def _finish(self, claim: Claim, outcome: Outcome, tmp: Any) -> None:
+        if outcome.kind == "lost":
+            log.warning("lease_lost", job_id=claim.id, attempt=claim.attempt)
+            return
+        stored: list[str] = []
+        try:
+            self._record(claim, outcome, tmp, stored)
+        except Exception:
+            for key in stored:
+                self.rt.storage.delete(key)
+            raise
+
+    def _record(self, claim: Claim, outcome: Outcome, tmp: Any, stored: list[str]) -> None:
+        s = self.rt.settings
+        with self.rt.db.session() as session:
+            job = JobRepository(session).get(claim.id, for_update=True)
+            if job is None or not self._holds(job, claim):
+                log.warning("lease_lost", job_id=claim.id, attempt=claim.attempt)
+                return
+            if outcome.kind == "done":
+                try:
+                    outputs = self._store_outputs(session, job, outcome.payload["files"], tmp, stored)
+                except MediaforgeError as exc:
+                    outcome = Outcome("error", error_type=exc.code, message=exc.message)
+                else:
+                    children = [ChildSpec(**c) for c in outcome.payload["children"]]
+                    jobs.succeed(session, job, s, result=outcome.payload["result"], outputs=outputs,
+                                 children=children, registry=self.rt.registry)
+                    self.processed += 1
+                    return
+            self.failed += outcome.kind == "error"
+            policy = self._policy(job.type)
+            retryable = outcome.kind == "error" and outcome.error_type not in _NON_RETRYABLE | policy.non_retryable
+            delay = outcome.delay if outcome.delay is not None else policy.delay(
+                job.attempt, base=s.retry_backoff_seconds, cap=s.retry_backoff_max_seconds)
+            jobs.fail_attempt(session, job, s, error_type=outcome.error_type or "cancelled",
+                              message=outcome.message, retryable=retryable, delay=delay,
+                              cancelled=outcome.kind == "cancelled")
+
+    def _holds(self, job: Job, claim: Claim) -> bool:
+        return job.status == "running" and job.lease_owner == self.id and job.attempt == claim.attempt
+
+    def _store_outputs(
+        self, session: Any, job: Job, files: list[dict[str, Any]], tmp: Any, stored: list[str]
+    ) -> list[str]:
+        root = tmp.resolve()
+        ids = []
+        for item in files:
+            path = (tmp / item["path"]).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise MediaforgeError(f"output {item['path']} is not a file under the job's temp dir",
+                                      code="invalid_output")
+            asset = assets.ingest_file(
+                session, self.rt.storage, self.rt.settings, owner_id=job.owner_id, path=path,
+                filename=item["filename"] or path.name, source="output", job_id=job.id,
+                ttl_seconds=self.rt.settings.result_ttl_seconds,
+            )
+            stored.append(asset.storage_key)
+            ids.append(asset.id)
+        return ids
+
+    def _policy(self, job_type: str) -> RetryPolicy:
+        return self.rt.registry.get(job_type).retry if job_type in self.rt.registry else RetryPolicy()
+
+    # --- leases and cancel requests ------------------------------------------------------
+    def _monitor_loop(self) -> None:
+        s = self.rt.settings
+        tick = min(0.5, s.lease_seconds / 4)
+        last_row_beat = 0.0
+        while not self._stopping.wait(tick) or self._active:
+            try:
+                if self._active:
+                    self._renew_leases()
+                if time.monotonic() - last_row_beat > s.lease_seconds / 3:
+                    last_row_beat = time.monotonic()
+                    with self.rt.db.session() as session:
+                        workers.heartbeat(session, self.id, running=len(self._active),
+                                          processed=self.processed, failed=self.failed)
+            except Exception:
+                log.exception("heartbeat_failed", worker_id=self.id)
+            if self._stopping.is_set() and not self._active:
+                return
+
+    def _renew_leases(self) -> None:
+        with self.rt.db.session() as session:
+            held = JobRepository(session).heartbeat(self.id, lease_seconds=self.rt.settings.lease_seconds,
+                                                    now=utcnow())
+        by_id = {job_id: (attempt, cancel) for job_id, attempt, cancel in held}
+        for claim in list(self._active.values()):
+            attempt, cancel = by_id.get(claim.id, (None, False))
+            if attempt != claim.attempt:
+                claim.lost.set()
+            elif cancel:
+                claim.cancel.set()
+
+
+_NON_RETRYABLE = frozenset({"timeout", "invalid_output", "input_missing", "permanent_failure", "mapping_failed"})

@@ -1,0 +1,192 @@
+"""All SQL about jobs. Claiming is dialect-specific here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from mediaforge.jobs.models import Job
+from mediaforge.jobs.schemas import ChildrenSummary
+from mediaforge.jobs.states import JobStatus
+
+__all__ = ["JobFilter", "JobRepository"]
+
+Q, R, W = JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.WAITING.value
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """What a job listing may filter on."""
+
+    status: Sequence[str] = ()
+    type: str | None = None
+    parent_id: str | None = None
+    workflow_id: str | None = None
+    queue: str | None = None
+    face: str | None = None
+
+
+class JobRepository:
+    """Queries over ``jobs``; every method runs in the caller's session (its transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- reads ---------------------------------------------------------------------------
+    def get(self, job_id: str, *, owner_id: str | None = None, for_update: bool = False) -> Job | None:
+        query = select(Job).where(Job.id == job_id)
+        if owner_id is not None:
+            query = query.where(Job.owner_id == owner_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).first()
+
+    def by_idempotency_key(self, owner_id: str, key: str) -> Job | None:
+        query = select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key)
+        return self.session.scalars(query).first()
+
+    def list(
+        self, owner_id: str | None, flt: JobFilter, *, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[Job]:
+        """Newest first, keyset-paginated on (created_at, id)."""
+        query = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+        if owner_id is not None:
+            query = query.where(Job.owner_id == owner_id)
+        if flt.status:
+            query = query.where(Job.status.in_(list(flt.status)))
+        for column, value in (
+            (Job.type, flt.type), (Job.parent_id, flt.parent_id), (Job.workflow_id, flt.workflow_id),
+            (Job.queue, flt.queue), (Job.face, flt.face),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if before is not None:
+            created, job_id = before
+            query = query.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
+        return list(self.session.scalars(query))
+
+    def children_summary(self, parent_id: str) -> ChildrenSummary:
+        """One GROUP BY over the children, so the buckets sum to the total by construction."""
+        rows = self.session.execute(
+            select(Job.status, func.count()).where(Job.parent_id == parent_id).group_by(Job.status)
+        ).all()
+        counts: dict[str, int] = {status: n for status, n in rows}
+        bucket = {Q: "pending", R: "processing", W: "processing", JobStatus.SUCCEEDED.value: "completed"}
+        summary = ChildrenSummary()
+        for status, n in counts.items():
+            summary.total += n
+            name = bucket.get(status, "failed")
+            setattr(summary, name, getattr(summary, name) + n)
+        return summary
+
+    def unfinished_children(self, parent_id: str) -> int:
+        query = select(func.count()).where(Job.parent_id == parent_id, Job.status.in_([Q, R, W]))
+        return int(self.session.scalar(query) or 0)
+
+    def queue_position(self, job: Job) -> int:
+        """How many queued jobs of the same queue run before this one (0 = next)."""
+        ahead = or_(
+            Job.priority > job.priority,
+            and_(Job.priority == job.priority, Job.run_at < job.run_at),
+            and_(Job.priority == job.priority, Job.run_at == job.run_at, Job.id < job.id),
+        )
+        query = select(func.count()).where(Job.status == Q, Job.queue == job.queue, ahead)
+        return int(self.session.scalar(query) or 0)
+
+    def queue_depths(self) -> dict[tuple[str, str], int]:
+        rows = self.session.execute(
+            select(Job.queue, Job.status, func.count()).where(Job.status.in_([Q, R, W]))
+            .group_by(Job.queue, Job.status)
+        ).all()
+        return {(queue, status): n for queue, status, n in rows}
+
+    # --- the engine's writes -------------------------------------------------------------
+    def claim(
+        self, *, worker_id: str, queues: Sequence[str], types: Sequence[str], limit: int,
+        lease_seconds: float, now: datetime,
+    ) -> list[Job]:
+        """Lease up to ``limit`` runnable jobs, highest priority then oldest first.
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
+        SQLite: the single UPDATE runs under the write lock taken by ``BEGIN IMMEDIATE``.
+        """
+        candidates = (
+            select(Job.id)
+            .where(Job.status == Q, Job.queue.in_(list(queues)), Job.type.in_(list(types)), Job.run_at <= now)
+            .order_by(Job.priority.desc(), Job.run_at, Job.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        stmt = (
+            update(Job)
+            .where(Job.id.in_(candidates.scalar_subquery()), Job.status == Q)
+            .values(
+                status=R, lease_owner=worker_id, lease_expires_at=now + timedelta(seconds=lease_seconds),
+                heartbeat_at=now, started_at=now, attempt=Job.attempt + 1, updated_at=now,
+                progress=0.0, progress_message=None,
+            )
+            .returning(Job)
+            .execution_options(synchronize_session=False)
+        )
+        return list(self.session.scalars(stmt))
+
+    def update_leased(self, job_id: str, worker_id: str, attempt: int, values: dict[str, Any]) -> Job | None:
+        """Change a running job only while this worker's lease (and attempt) still holds it.
+
+        The attempt number fences a worker whose lease expired and whose job was re-leased.
+        """
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, Job.status == R, Job.lease_owner == worker_id, Job.attempt == attempt)
+            .values(updated_at=values.pop("updated_at", None) or func.now(), **values)
+            .returning(Job)
+            .execution_options(synchronize_session=False)
+        )
+        return self.session.scalars(stmt).first()
+
+    def heartbeat(self, worker_id: str, *, lease_seconds: float, now: datetime) -> list[tuple[str, int, bool]]:
+        """Extend every lease this worker holds; returns (id, attempt, cancel_requested) of each."""
+        stmt = (
+            update(Job)
+            .where(Job.lease_owner == worker_id, Job.status == R)
+            .values(lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
+            .returning(Job.id, Job.attempt, Job.cancel_requested)
+            .execution_options(synchronize_session=False)
+        )
+        return [(row[0], row[1], row[2]) for row in self.session.execute(stmt)]
+
+    def cancel_requested_for(self, worker_id: str) -> list[str]:
+        query = select(Job.id).where(Job.lease_owner == worker_id, Job.status == R, Job.cancel_requested)
+        return list(self.session.scalars(query))
+
+    # --- the sweeper's reads -------------------------------------------------------------
+    def expired_leases(self, now: datetime, limit: int = 500) -> list[Job]:
+        query = select(Job).where(Job.status == R, Job.lease_expires_at < now).limit(limit)
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.scalars(query))
+
+    def start_deadline_passed(self, now: datetime, limit: int = 500) -> list[Job]:
+        query = select(Job).where(Job.status == Q, Job.cancel_after < now).limit(limit)
+        return list(self.session.scalars(query))
+
+    def results_expired(self, now: datetime, limit: int = 500) -> list[Job]:
+        terminal = [JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value]
+        query = select(Job).where(Job.status.in_(terminal), Job.expires_at < now).limit(limit)
+        return list(self.session.scalars(query))
+
+    def counts_by_status(self, owner_id: str | None = None) -> dict[str, int]:
+        query = select(Job.status, func.count()).group_by(Job.status)
+        if owner_id is not None:
+            query = query.where(Job.owner_id == owner_id)
+        return {status: n for status, n in self.session.execute(query).all()}
+
+    def running_on(self, worker_ids: Sequence[str]) -> int:
+        total = select(func.sum(case((Job.status == R, 1), else_=0))).where(Job.lease_owner.in_(list(worker_ids)))
+        return int(self.session.scalar(total) or 0)
