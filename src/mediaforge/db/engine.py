@@ -59,6 +59,7 @@ class Database:
             for callback in session.info.pop(_AFTER_COMMIT, []):
                 callback()
         finally:
+            session.info.clear()
             session.close()
 
     def dispose(self) -> None:
@@ -79,7 +80,7 @@ def _make_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

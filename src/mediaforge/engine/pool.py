@@ -35,7 +35,7 @@ class WorkProcess:
         self.close()
         parent, child = socket.socketpair()
         fd = child.fileno()
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # noqa: S603  # our own interpreter and module, no user input
             [sys.executable, "-m", "mediaforge.engine.child", str(fd), str(self._memory_limit_mb)],
             pass_fds=[fd], close_fds=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

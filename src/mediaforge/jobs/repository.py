@@ -118,14 +118,19 @@ class JobRepository:
         candidates = (
             select(Job.id)
             .where(Job.status == Q, Job.queue.in_(list(queues)), Job.type.in_(list(types)), Job.run_at <= now)
-            .order_by(Job.priority.desc(), Job.run_at, Job.id)
+            .order_by(Job.priority.desc(), Job.run_at)  # the claim index's own order: no sort step
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
+        # Two statements, not UPDATE ... WHERE id IN (subquery): the planner may re-run a LIMITed
+        # subquery per row, and a literal id list always reaches the rows by primary key.
+        ids = list(self.session.scalars(candidates))
+        if not ids:
+            return []
         stmt = (
             update(Job)
-            .where(Job.id.in_(candidates.scalar_subquery()), Job.status == Q)
+            .where(Job.id.in_(ids), Job.status == Q)
             .values(
                 status=R, lease_owner=worker_id, lease_expires_at=now + timedelta(seconds=lease_seconds),
                 heartbeat_at=now, started_at=now, attempt=Job.attempt + 1, updated_at=now,
@@ -134,7 +139,9 @@ class JobRepository:
             .returning(Job)
             .execution_options(synchronize_session=False)
         )
-        return list(self.session.scalars(stmt))
+        claimed = list(self.session.scalars(stmt))
+        claimed.sort(key=lambda j: (-j.priority, j.run_at, j.id))  # RETURNING keeps no order
+        return claimed
 
     def update_leased(self, job_id: str, worker_id: str, attempt: int, values: dict[str, Any]) -> Job | None:
         """Change a running job only while this worker's lease (and attempt) still holds it.

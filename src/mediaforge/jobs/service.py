@@ -107,14 +107,18 @@ def create(
         job.capabilities = sorted(processor.capabilities)
         _check_inputs(session, owner_id, spec.inputs, processor.min_inputs, processor.max_inputs)
     job.workflow_id, job.step_id = workflow_id, step_id
-    try:
-        with session.begin_nested():
-            session.add(job)
-            session.flush()
-    except IntegrityError:
-        if spec.idempotency_key and (existing := repo.by_idempotency_key(owner_id, spec.idempotency_key)):
-            return existing, False
-        raise
+    if spec.idempotency_key:
+        try:  # a concurrent request with the same key may have won the race
+            with session.begin_nested():
+                session.add(job)
+                session.flush()
+        except IntegrityError:
+            if existing := repo.by_idempotency_key(owner_id, spec.idempotency_key):
+                return existing, False
+            raise
+    else:
+        session.add(job)
+        session.flush()
     emit(session, job, "job.created")
     for child in spec.children:
         create(session, owner_id, child, registry=registry, settings=settings, face=face, parent=job)
@@ -153,6 +157,8 @@ def _check_inputs(session: Session, owner_id: str, inputs: list[str], lo: int, h
     if len(inputs) < lo or (hi is not None and len(inputs) > hi):
         wanted = f"{lo}" if lo == hi else f"{lo}..{hi if hi is not None else 'n'}"
         raise ValidationFailed(f"expected {wanted} input asset(s), got {len(inputs)}", code="invalid_inputs")
+    if not inputs:
+        return
     missing = set(inputs) - AssetRepository(session).existing_ids(owner_id, inputs)
     if missing:
         raise ValidationFailed(f"unknown input asset(s): {', '.join(sorted(missing))}", code="unknown_asset")
@@ -160,9 +166,14 @@ def _check_inputs(session: Session, owner_id: str, inputs: list[str], lo: int, h
 
 def announce(session: Session, queue: str) -> None:
     """Wake idle workers once this transaction commits (NOTIFY is transactional on PostgreSQL)."""
+    announced: set[str] = session.info.setdefault("mediaforge_announced", set())
+    if queue in announced:
+        return
+    if not announced:
+        after_commit(session, signals.wake)
+    announced.add(queue)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify('mediaforge_jobs', :queue)"), {"queue": queue})
-    after_commit(session, signals.wake)
 
 
 # --- moving --------------------------------------------------------------------------------
@@ -266,7 +277,7 @@ def succeed(
     """Record a finished attempt; with children the job waits for them instead."""
     if not children:
         _move(session, job, S.SUCCEEDED, settings, result=result, outputs=outputs, progress=100.0,
-              progress_message=None)
+              progress_message=None, error=None)
         return
     _move(session, job, S.WAITING, settings, result=result, outputs=outputs, lease_owner=None,
           lease_expires_at=None, meta={**job.meta, "children": len(children)})

@@ -106,11 +106,14 @@ def view(session: Session, wf: Workflow) -> WorkflowView:
     steps = []
     for step in spec.steps:
         job = latest.get(step.id)
+        start_error = _start_error(wf, step.id, job)
         steps.append(StepView(
             id=step.id, type=step.type, depends_on=step.depends_on,
-            status=_state_of(job, wf) if job else "pending", job_id=job.id if job else None,
-            result=job.result if job else None, outputs=job.outputs if job else [],
-            error=job.error if job else None,
+            status="failed" if start_error else _state_of(job, wf) if job else "pending",
+            job_id=job.id if job and not start_error else None,
+            result=job.result if job and not start_error else None,
+            outputs=job.outputs if job and not start_error else [],
+            error=start_error or (job.error if job else None),
         ))
     return WorkflowView(id=wf.id, name=wf.name, status=wf.status, steps=steps, meta=wf.meta,
                         created_at=wf.created_at, updated_at=wf.updated_at, finished_at=wf.finished_at)
@@ -132,10 +135,22 @@ def _state_of(job: Job, wf: Workflow) -> dag.StepState:
     return "pending" if stale and state in ("failed", "cancelled") else state  # type: ignore[return-value]
 
 
+def _start_error(wf: Workflow, step_id: str, job: Job | None) -> dict[str, Any] | None:
+    """Why ``step_id`` could not become a job in this epoch (bad mapping, input...), if it could not."""
+    error = wf.meta.get("errors", {}).get(step_id)
+    epoch = int(wf.meta.get("epoch", 0))
+    if not isinstance(error, dict) or error.get("epoch") != epoch:
+        return None
+    if job is not None and int(job.meta.get("epoch", 0)) >= epoch:
+        return None
+    return {"type": error["type"], "message": error["message"]}
+
+
 def _advance(session: Session, wf: Workflow, registry: Registry, settings: Settings) -> None:
     spec = dag.WorkflowSpec.model_validate(wf.spec)
     latest = _latest(session, wf)
-    status = {step_id: _state_of(job, wf) for step_id, job in latest.items()}
+    status: dict[str, dag.StepState] = {step_id: _state_of(job, wf) for step_id, job in latest.items()}
+    status |= {s.id: "failed" for s in spec.steps if _start_error(wf, s.id, latest.get(s.id))}
     results = {sid: dag.StepResult(result=j.result, outputs=list(j.outputs)) for sid, j in latest.items()}
     by_id = {s.id: s for s in spec.steps}
     for step_id in dag.ready_steps(spec, status):
@@ -157,8 +172,9 @@ def _start_step(
         job, _ = jobs.create(session, wf.owner_id, spec, registry=registry, settings=settings, face=wf.face,
                              workflow_id=wf.id, step_id=step.id)
     except MediaforgeError as exc:
-        _emit(session, wf, "workflow.step_failed", step_id=step.id, error={"type": exc.code, "message": exc.message})
-        wf.meta = {**wf.meta, "errors": {**wf.meta.get("errors", {}), step.id: exc.message}}
+        error = {"type": exc.code, "message": exc.message}
+        _emit(session, wf, "workflow.step_failed", step_id=step.id, error=error)
+        wf.meta = {**wf.meta, "errors": {**wf.meta.get("errors", {}), step.id: {**error, "epoch": epoch}}}
         return "failed"
     return _state_of(job, wf)
 

@@ -29,13 +29,15 @@ class SleepParams(BaseModel):
     fail_permanently: bool = False
     fail_attempts: int = Field(0, ge=0, description="Fail this many first attempts, then succeed.")
     echo: dict[str, object] = Field(default_factory=dict, description="Copied into the result.")
+    ignore_cancel: bool = Field(False, description="Never check for cancellation (forces a hard kill).")
 
 
 def _sleep(ctx: Context, inputs: list[InputFile], params: SleepParams) -> Output:
     deadline = time.monotonic() + params.seconds
     step = min(0.05, params.seconds) or 0.0
     while (left := deadline - time.monotonic()) > 0:
-        ctx.check_cancelled()
+        if not params.ignore_cancel:
+            ctx.check_cancelled()
         time.sleep(min(step, left))
         ctx.progress(100 * (1 - left / params.seconds))
     if params.fail_permanently:

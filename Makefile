@@ -1,0 +1,44 @@
+# mediaforge developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install serve lint format typecheck test test-fast bench clean
+
+help:  ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install mediaforge with dev extras
+
+serve: $(STAMP)  ## Run the API with embedded workers (SQLite + ./var)
+	$(BIN)/mediaforge serve
+
+lint: $(STAMP)  ## ruff check + format check
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: $(STAMP)  ## Apply ruff formatting and fixes
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+typecheck: $(STAMP)  ## mypy --strict on src/
+	$(BIN)/mypy
+
+test: $(STAMP)  ## Run the whole test suite (SQLite, PostgreSQL, S3 server, real workers)
+	$(BIN)/pytest
+
+test-fast: $(STAMP)  ## Skip the multi-process worker tests
+	$(BIN)/pytest -m "not slow"
+
+bench: $(STAMP)  ## Engine benchmark, side by side with Celery
+	$(BIN)/python bench/engine.py
+
+clean:  ## Remove the virtualenv and local state
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
