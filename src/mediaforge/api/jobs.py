@@ -53,7 +53,7 @@ def list_jobs(
     """The caller's jobs, filtered, keyset-paginated."""
     flt = JobFilter(status=[s.value for s in status_ or []], type=type, parent_id=parent_id,
                     workflow_id=workflow_id, queue=queue)
-    rows = JobRepository(session).list(who.owner_id, flt, limit=limit + 1, before=_decode(cursor))
+    rows = JobRepository(session).page(who.owner_id, flt, limit=limit + 1, before=_decode(cursor))
     page = rows[:limit]
     more = len(rows) > limit
     return JobPage(items=[jobs.view(session, j, detail=False) for j in page],

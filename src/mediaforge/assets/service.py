@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from sqlalchemy.orm import Session
 
@@ -99,7 +99,7 @@ def ingest_url(session: Session, storage: Storage, settings: Settings, *, owner_
     """Download ``url`` through the SSRF guard, then ingest it."""
     with tempfile.NamedTemporaryFile(dir=_tmp_dir(settings), suffix=".fetch") as spool:
         fetched = fetch_to_file(
-            url, spool, max_bytes=settings.max_upload_bytes, timeout=settings.fetch_timeout_seconds,
+            url, cast(BinaryIO, spool), max_bytes=settings.max_upload_bytes, timeout=settings.fetch_timeout_seconds,
             max_redirects=settings.fetch_max_redirects, allow_hosts=settings.allow_hosts,
         )
         spool.flush()

@@ -18,16 +18,16 @@ def append(
     session: Session, type: str, *, owner_id: str, payload: dict[str, Any],
     job_id: str | None = None, workflow_id: str | None = None,
 ) -> None:
-    """Write one event in the caller's transaction."""
-    session.add(Event(type=type, owner_id=owner_id, job_id=job_id, workflow_id=workflow_id,
-                      payload=payload, created_at=utcnow()))
+    """Write one event in the caller's transaction (a Core insert: no unit-of-work bookkeeping)."""
+    session.execute(_INSERT, {"type": type, "owner_id": owner_id, "job_id": job_id, "workflow_id": workflow_id,
+                              "payload": payload, "created_at": utcnow()})
 
 
 def append_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Write several events in one statement (``rows`` hold Event column values)."""
     if rows:
         now = utcnow()
-        session.execute(insert(Event), [{"created_at": now, **row} for row in rows])
+        session.execute(_INSERT, [{"created_at": now, **row} for row in rows])
 
 
 def since(
@@ -43,3 +43,6 @@ def since(
     if workflow_id is not None:
         query = query.where(Event.workflow_id == workflow_id)
     return list(session.scalars(query))
+
+
+_INSERT = insert(Event)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mediaforge.jobs.models import Job
@@ -50,7 +50,7 @@ class JobRepository:
         query = select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key)
         return self.session.scalars(query).first()
 
-    def list(
+    def page(
         self, owner_id: str | None, flt: JobFilter, *, limit: int, before: tuple[datetime, str] | None = None
     ) -> list[Job]:
         """Newest first, keyset-paginated on (created_at, id)."""
@@ -113,33 +113,20 @@ class JobRepository:
         """Lease up to ``limit`` runnable jobs, highest priority then oldest first.
 
         PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
-        SQLite: the single UPDATE runs under the write lock taken by ``BEGIN IMMEDIATE``.
+        SQLite: both statements run under the write lock taken by ``BEGIN IMMEDIATE``.
         """
-        candidates = (
-            select(Job.id)
-            .where(Job.status == Q, Job.queue.in_(list(queues)), Job.type.in_(list(types)), Job.run_at <= now)
-            .order_by(Job.priority.desc(), Job.run_at)  # the claim index's own order: no sort step
-            .limit(limit)
-        )
-        if self.session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
+        postgres = self.session.get_bind().dialect.name == "postgresql"
         # Two statements, not UPDATE ... WHERE id IN (subquery): the planner may re-run a LIMITed
         # subquery per row, and a literal id list always reaches the rows by primary key.
-        ids = list(self.session.scalars(candidates))
+        ids = list(self.session.scalars(
+            _CLAIM_PICK_PG if postgres else _CLAIM_PICK,
+            {"queues": list(queues), "types": list(types), "now": now, "limit": limit},
+        ))
         if not ids:
             return []
-        stmt = (
-            update(Job)
-            .where(Job.id.in_(ids), Job.status == Q)
-            .values(
-                status=R, lease_owner=worker_id, lease_expires_at=now + timedelta(seconds=lease_seconds),
-                heartbeat_at=now, started_at=now, attempt=Job.attempt + 1, updated_at=now,
-                progress=0.0, progress_message=None,
-            )
-            .returning(Job)
-            .execution_options(synchronize_session=False)
-        )
-        claimed = list(self.session.scalars(stmt))
+        params = {"ids": ids, "owner": worker_id, "now": now,
+                  "expires": now + timedelta(seconds=lease_seconds)}
+        claimed = list(self.session.scalars(_CLAIM_LEASE, params))
         claimed.sort(key=lambda j: (-j.priority, j.run_at, j.id))  # RETURNING keeps no order
         return claimed
 
@@ -197,3 +184,28 @@ class JobRepository:
     def running_on(self, worker_ids: Sequence[str]) -> int:
         total = select(func.sum(case((Job.status == R, 1), else_=0))).where(Job.lease_owner.in_(list(worker_ids)))
         return int(self.session.scalar(total) or 0)
+
+
+# The claim runs on every wake-up of every worker: its statements are built once, so each call
+# only binds values (no per-call statement construction or cache-key generation).
+_CLAIM_PICK = (
+    select(Job.id)
+    .where(
+        Job.status == Q, Job.queue.in_(bindparam("queues", expanding=True)),
+        Job.type.in_(bindparam("types", expanding=True)), Job.run_at <= bindparam("now"),
+    )
+    .order_by(Job.priority.desc(), Job.run_at)  # the claim index's own order: no sort step
+    .limit(bindparam("limit"))
+)
+_CLAIM_PICK_PG = _CLAIM_PICK.with_for_update(skip_locked=True)
+_CLAIM_LEASE = (
+    update(Job)
+    .where(Job.id.in_(bindparam("ids", expanding=True)), Job.status == Q)
+    .values(
+        status=R, lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"),
+        heartbeat_at=bindparam("now"), started_at=bindparam("now"), attempt=Job.attempt + 1,
+        updated_at=bindparam("now"), progress=0.0, progress_message=None,
+    )
+    .returning(Job)
+    .execution_options(synchronize_session=False)
+)

@@ -241,7 +241,7 @@ def cancel(session: Session, job: Job, settings: Settings) -> Job:
             emit(session, job, "job.updated")
         return job
     if status == S.WAITING:
-        for child in JobRepository(session).list(None, _children_of(job.id), limit=100_000):
+        for child in JobRepository(session).page(None, _children_of(job.id), limit=100_000):
             if JobStatus(child.status) not in TERMINAL:
                 cancel(session, child, settings)
         session.refresh(job)
