@@ -82,10 +82,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
     """Settings tuned for tests: short leases, fast sweeps, tiny backoffs."""
     values: dict[str, Any] = {
-        "data_dir": data_dir, "database_url": database_url, "storage_url": (data_dir / "blobs").as_uri(),
-        "lease_seconds": 2.0, "sweep_interval_seconds": 0.2, "retry_backoff_seconds": 0.05,
-        "retry_backoff_max_seconds": 0.2, "cancel_grace_seconds": 1.0, "worker_poll_seconds": 0.02,
-        "log_json": False, "worker_concurrency": 2,
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "storage_url": (data_dir / "blobs").as_uri(),
+        "lease_seconds": 2.0,
+        "sweep_interval_seconds": 0.2,
+        "retry_backoff_seconds": 0.05,
+        "retry_backoff_max_seconds": 0.2,
+        "cancel_grace_seconds": 1.0,
+        "worker_poll_seconds": 0.02,
+        "log_json": False,
+        "worker_concurrency": 2,
     }
     return Settings(**{**values, **overrides})
 

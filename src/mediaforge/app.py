@@ -20,11 +20,16 @@ from mediaforge.runtime import Runtime
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, *, workers: int | None = 0, run_migrations: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, workers: int | None = 0, run_migrations: bool = True
+) -> FastAPI:
     """Build the app. ``workers`` work processes run in-process (0 = API only, None = from settings)."""
     settings = settings or get_settings()
-    slots = (settings.embedded_workers if settings.embedded_workers is not None else settings.concurrency) \
-        if workers is None else workers
+    slots = (
+        (settings.embedded_workers if settings.embedded_workers is not None else settings.concurrency)
+        if workers is None
+        else workers
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +50,9 @@ def create_app(settings: Settings | None = None, *, workers: int | None = 0, run
             runtime.close()
 
     app = FastAPI(
-        title="mediaforge", version=__version__, lifespan=lifespan,
+        title="mediaforge",
+        version=__version__,
+        lifespan=lifespan,
         description="Self-hostable AI media processing: assets, jobs, workflows. Native API under /v1.",
     )
     install_error_handlers(app)

@@ -14,8 +14,9 @@ from mediaforge.logging import configure_logging
 
 __all__ = ["main"]
 
-cli = typer.Typer(help="mediaforge: self-hostable AI media processing.", no_args_is_help=True,
-                  add_completion=False)
+cli = typer.Typer(
+    help="mediaforge: self-hostable AI media processing.", no_args_is_help=True, add_completion=False
+)
 
 
 @cli.command()
@@ -31,8 +32,13 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
-    uvicorn.run(create_app(settings, workers=workers), host=host, port=port, log_config=None,
-                timeout_graceful_shutdown=int(settings.cancel_grace_seconds) + 5)
+    uvicorn.run(
+        create_app(settings, workers=workers),
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.cancel_grace_seconds) + 5,
+    )
 
 
 @cli.command()

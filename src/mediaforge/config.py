@@ -71,7 +71,9 @@ class Settings(BaseSettings):
     worker_memory_limit_mb: int = Field(0, ge=0, description="Address-space ceiling per child; 0 = none.")
     worker_poll_seconds: float = Field(0.05, gt=0, description="Idle poll when no notification arrives.")
     embedded_workers: int | None = Field(
-        None, ge=0, description="Work processes `serve` runs beside the API; None = worker_concurrency, 0 = none."
+        None,
+        ge=0,
+        description="Work processes `serve` runs beside the API; None = worker_concurrency, 0 = none.",
     )
 
     # --- auth (replaced by accounts later; keys map to owners) ----------------------------------

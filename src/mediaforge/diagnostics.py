@@ -25,7 +25,9 @@ def diagnose(settings: Settings) -> dict[str, Any]:
             report["database"] = f"ok ({db.dialect})"
             try:
                 live = workers.live(session)
-                report["workers"] = f"{len(live)} live" + "".join(f"; {w.id} ({w.concurrency} slots)" for w in live)
+                report["workers"] = f"{len(live)} live" + "".join(
+                    f"; {w.id} ({w.concurrency} slots)" for w in live
+                )
             except Exception:
                 report["workers"] = "unknown (run `mediaforge migrate`)"
     except Exception as exc:
@@ -41,8 +43,13 @@ def diagnose(settings: Settings) -> dict[str, Any]:
         report["storage"] = f"error: {exc}"
         report["ok"] = False
     report["processors"] = [
-        {"name": p.name, "available": (a := p.availability()).available, "reason": a.reason,
-         "install_hint": a.hint, "capabilities": sorted(p.capabilities)}
+        {
+            "name": p.name,
+            "available": (a := p.availability()).available,
+            "reason": a.reason,
+            "install_hint": a.hint,
+            "capabilities": sorted(p.capabilities),
+        }
         for p in default_registry()
     ]
     return report

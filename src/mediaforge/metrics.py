@@ -11,12 +11,16 @@ from mediaforge.workers import repository as workers
 __all__ = ["HTTP_LATENCY", "HTTP_REQUESTS", "REGISTRY", "refresh_gauges"]
 
 REGISTRY = CollectorRegistry()
-HTTP_REQUESTS = Counter("mediaforge_http_requests_total", "HTTP requests", ["method", "route", "status"],
-                        registry=REGISTRY)
-HTTP_LATENCY = Histogram("mediaforge_http_request_seconds", "HTTP request latency", ["route"], registry=REGISTRY)
+HTTP_REQUESTS = Counter(
+    "mediaforge_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY
+)
+HTTP_LATENCY = Histogram(
+    "mediaforge_http_request_seconds", "HTTP request latency", ["route"], registry=REGISTRY
+)
 JOBS = Gauge("mediaforge_jobs", "Jobs by status", ["status"], registry=REGISTRY)
-QUEUE_DEPTH = Gauge("mediaforge_queue_depth", "Unfinished jobs by queue and status", ["queue", "status"],
-                    registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "mediaforge_queue_depth", "Unfinished jobs by queue and status", ["queue", "status"], registry=REGISTRY
+)
 WORKERS = Gauge("mediaforge_workers_live", "Workers with a recent heartbeat", registry=REGISTRY)
 
 

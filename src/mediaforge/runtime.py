@@ -24,7 +24,9 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         db = Database(settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
-        return cls(settings=settings, db=db, storage=storage_from_settings(settings), registry=default_registry())
+        return cls(
+            settings=settings, db=db, storage=storage_from_settings(settings), registry=default_registry()
+        )
 
     def close(self) -> None:
         self.db.dispose()

@@ -16,8 +16,14 @@ import httpx
 
 def run_cli(*args: str, data_dir: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MEDIAFORGE_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "mediaforge", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mediaforge", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def free_port() -> int:
@@ -47,8 +53,12 @@ def test_serve_answers_and_runs_a_job_then_stops_on_sigterm(tmp_path: Path) -> N
     """The README's serve command starts with zero config, runs a job, and exits cleanly on SIGTERM."""
     port = free_port()
     env = {**os.environ, "MEDIAFORGE_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "mediaforge", "serve", "--port", str(port), "--workers", "1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediaforge", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

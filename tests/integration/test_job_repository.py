@@ -27,10 +27,18 @@ def submit(rt: Runtime, **fields: object) -> str:
         return job.id
 
 
-def claim(rt: Runtime, worker: str = "w1", limit: int = 10, types: tuple[str, ...] = ("debug.noop",)) -> list[Job]:
+def claim(
+    rt: Runtime, worker: str = "w1", limit: int = 10, types: tuple[str, ...] = ("debug.noop",)
+) -> list[Job]:
     with rt.db.session() as session:
-        return JobRepository(session).claim(worker_id=worker, queues=["default"], types=list(types), limit=limit,
-                                            lease_seconds=rt.settings.lease_seconds, now=utcnow())
+        return JobRepository(session).claim(
+            worker_id=worker,
+            queues=["default"],
+            types=list(types),
+            limit=limit,
+            lease_seconds=rt.settings.lease_seconds,
+            now=utcnow(),
+        )
 
 
 def test_claim_takes_higher_priority_first_then_oldest(runtime: Runtime) -> None:
@@ -105,7 +113,9 @@ def test_every_state_change_writes_an_event(runtime: Runtime) -> None:
     with runtime.db.session() as session:
         jobs.emit(session, job, "job.updated")
         row = session.get_one(Job, job_id)
-        jobs.succeed(session, row, runtime.settings, result={}, outputs=[], children=[], registry=runtime.registry)
+        jobs.succeed(
+            session, row, runtime.settings, result={}, outputs=[], children=[], registry=runtime.registry
+        )
     with runtime.db.session() as session:
         events = list(session.scalars(select(Event).where(Event.job_id == job_id).order_by(Event.id)))
     assert ["job.created", "job.updated", "job.completed"] == [e.type for e in events]
@@ -118,8 +128,14 @@ def test_children_summary_always_sums_to_total(runtime: Runtime) -> None:
     parent_id = submit(runtime, type="batch", children=children)
     (first, _) = claim(runtime, limit=2)
     with runtime.db.session() as session:
-        jobs.fail_attempt(session, session.get_one(Job, first.id), runtime.settings, error_type="x", message="m",
-                          retryable=False)
+        jobs.fail_attempt(
+            session,
+            session.get_one(Job, first.id),
+            runtime.settings,
+            error_type="x",
+            message="m",
+            retryable=False,
+        )
         summary = JobRepository(session).children_summary(parent_id)
     assert (4, 1, 1, 2) == (summary.total, summary.failed, summary.processing, summary.pending)
     assert summary.total == summary.pending + summary.processing + summary.completed + summary.failed
@@ -137,17 +153,25 @@ def test_claim_uses_the_partial_queue_index(runtime: Runtime) -> None:
     if runtime.db.dialect != "postgresql":
         pytest.skip("plan check is PostgreSQL-specific")
     with runtime.db.session() as session:
-        session.execute(text(
-            "INSERT INTO jobs (id, type, face, owner_id, status, progress, params, inputs, outputs, meta, queue,"
-            " priority, capabilities, attempt, max_attempts, cancel_requested, credits, created_at, updated_at,"
-            " run_at) SELECT gen_random_uuid()::text, 'debug.noop', 'native', 'o', 'succeeded', 0, '{}', '[]',"
-            " '[]', '{}', 'default', 0, '[]', 1, 3, false, 0, now(), now(), now() FROM generate_series(1, 5000)"
-        ))
+        session.execute(
+            text(
+                "INSERT INTO jobs (id, type, face, owner_id, status, progress, params, inputs, outputs,"
+                " meta, queue, priority, capabilities, attempt, max_attempts, cancel_requested, credits,"
+                " created_at, updated_at, run_at) SELECT gen_random_uuid()::text, 'debug.noop', 'native',"
+                " 'o', 'succeeded', 0, '{}', '[]', '[]', '{}', 'default', 0, '[]', 1, 3, false, 0, now(),"
+                " now(), now() FROM generate_series(1, 5000)"
+            )
+        )
         session.execute(text("ANALYZE jobs"))
     with runtime.db.session() as session:
-        plan = "\n".join(r[0] for r in session.execute(text(
-            "EXPLAIN SELECT id FROM jobs WHERE status = 'queued' AND queue IN ('default') AND"
-            " type IN ('debug.noop') AND run_at <= now() ORDER BY priority DESC, run_at LIMIT 10"
-            " FOR UPDATE SKIP LOCKED"
-        )))
+        plan = "\n".join(
+            r[0]
+            for r in session.execute(
+                text(
+                    "EXPLAIN SELECT id FROM jobs WHERE status = 'queued' AND queue IN ('default') AND"
+                    " type IN ('debug.noop') AND run_at <= now() ORDER BY priority DESC, run_at LIMIT 10"
+                    " FOR UPDATE SKIP LOCKED"
+                )
+            )
+        )
     assert "ix_jobs_claim" in plan

@@ -33,17 +33,24 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[StartWorker]:
     procs: list[subprocess.Popen[bytes]] = []
     env = {
         **os.environ,
-        "MEDIAFORGE_DATABASE_URL": settings.database_url, "MEDIAFORGE_DATA_DIR": str(tmp_path),
-        "MEDIAFORGE_STORAGE_URL": settings.storage_url, "MEDIAFORGE_LEASE_SECONDS": "2",
-        "MEDIAFORGE_SWEEP_INTERVAL_SECONDS": "0.3", "MEDIAFORGE_WORKER_POLL_SECONDS": "0.02",
-        "MEDIAFORGE_RETRY_BACKOFF_SECONDS": "0.05", "MEDIAFORGE_LOG_LEVEL": "WARNING",
+        "MEDIAFORGE_DATABASE_URL": settings.database_url,
+        "MEDIAFORGE_DATA_DIR": str(tmp_path),
+        "MEDIAFORGE_STORAGE_URL": settings.storage_url,
+        "MEDIAFORGE_LEASE_SECONDS": "2",
+        "MEDIAFORGE_SWEEP_INTERVAL_SECONDS": "0.3",
+        "MEDIAFORGE_WORKER_POLL_SECONDS": "0.02",
+        "MEDIAFORGE_RETRY_BACKOFF_SECONDS": "0.05",
+        "MEDIAFORGE_LOG_LEVEL": "WARNING",
     }
 
     def start(name: str, lease_seconds: float = 2.0) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"{name}.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "mediaforge", "worker", "--concurrency", "1",
-                                 "--name", name], env={**env, "MEDIAFORGE_LEASE_SECONDS": str(lease_seconds)},
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mediaforge", "worker", "--concurrency", "1", "--name", name],
+            env={**env, "MEDIAFORGE_LEASE_SECONDS": str(lease_seconds)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         procs.append(proc)
         return proc
 
@@ -82,13 +89,20 @@ def completed_events(rt: Runtime) -> Counter[str]:
         return Counter(session.scalars(select(Event.job_id).where(Event.type == "job.completed")))
 
 
-def test_eight_workers_run_two_thousand_jobs_exactly_once(runtime: Runtime, start_worker: StartWorker) -> None:
+def test_eight_workers_run_two_thousand_jobs_exactly_once(
+    runtime: Runtime, start_worker: StartWorker
+) -> None:
     """Eight worker processes share 2,000 jobs: every job runs once, none is lost."""
     total = 2000
     with runtime.db.session() as session:
         for _ in range(total):
-            jobs.create(session, "load", JobCreate(type="debug.noop"), registry=runtime.registry,
-                        settings=runtime.settings)
+            jobs.create(
+                session,
+                "load",
+                JobCreate(type="debug.noop"),
+                registry=runtime.registry,
+                settings=runtime.settings,
+            )
     for i in range(8):
         start_worker(f"w{i}", lease_seconds=30)  # no crash here: a lease must never lapse
     wait_until(lambda: status_counts(runtime).get("succeeded", 0) == total, 240, "all jobs to succeed")
@@ -126,8 +140,13 @@ def _alive(pid: int) -> bool:
 def test_a_worker_killed_mid_job_loses_nothing(runtime: Runtime, start_worker: StartWorker) -> None:
     """SIGKILL on the worker running a job: another worker retries it and it finishes exactly once."""
     with runtime.db.session() as session:
-        job, _ = jobs.create(session, "crash", JobCreate(type="debug.sleep", params={"seconds": 3}),
-                             registry=runtime.registry, settings=runtime.settings)
+        job, _ = jobs.create(
+            session,
+            "crash",
+            JobCreate(type="debug.sleep", params={"seconds": 3}),
+            registry=runtime.registry,
+            settings=runtime.settings,
+        )
     victim = start_worker("victim")
 
     def leased_by_victim() -> bool:

@@ -16,6 +16,7 @@ from mediaforge.api.deps import DbSession, ReadSession, Rt, Who
 from mediaforge.assets import service as assets
 from mediaforge.assets.models import Asset
 from mediaforge.errors import BadRequest, PayloadTooLarge
+from mediaforge.media.sniff import SNIFF_BYTES, sniff
 from mediaforge.storage.signing import verify
 
 router = APIRouter(tags=["assets"])
@@ -42,9 +43,17 @@ class AssetView(BaseModel):
     @classmethod
     def of(cls, asset: Asset, rt: Rt) -> AssetView:
         return cls(
-            id=asset.id, filename=asset.filename, content_type=asset.content_type, size=asset.size,
-            sha256=asset.sha256, width=asset.width, height=asset.height, source=asset.source,
-            job_id=asset.job_id, created_at=asset.created_at, expires_at=asset.expires_at,
+            id=asset.id,
+            filename=asset.filename,
+            content_type=asset.content_type,
+            size=asset.size,
+            sha256=asset.sha256,
+            width=asset.width,
+            height=asset.height,
+            source=asset.source,
+            job_id=asset.job_id,
+            created_at=asset.created_at,
+            expires_at=asset.expires_at,
             url=rt.storage.signed_url(asset.storage_key, expires_in=3600, filename=asset.filename),
         )
 
@@ -56,22 +65,27 @@ class FromUrl(BaseModel):
 
 @router.post("/v1/assets", status_code=status.HTTP_201_CREATED, response_model=AssetView)
 def upload_asset(
-    file: Annotated[UploadFile, File()], session: DbSession, rt: Rt, who: Who,
+    file: Annotated[UploadFile, File()],
+    session: DbSession,
+    rt: Rt,
+    who: Who,
     content_length: Annotated[int | None, Header()] = None,
 ) -> AssetView:
     """Upload one file (multipart field ``file``)."""
     if content_length is not None and content_length > rt.settings.max_upload_bytes + 64 * 1024:
         raise PayloadTooLarge(f"file exceeds {rt.settings.max_upload_bytes} bytes", code="file_too_large")
-    asset = assets.ingest_stream(session, rt.storage, rt.settings, owner_id=who.owner_id, stream=file.file,
-                                 filename=file.filename)
+    asset = assets.ingest_stream(
+        session, rt.storage, rt.settings, owner_id=who.owner_id, stream=file.file, filename=file.filename
+    )
     return AssetView.of(asset, rt)
 
 
 @router.post("/v1/assets/from-url", status_code=status.HTTP_201_CREATED, response_model=AssetView)
 def upload_from_url(body: FromUrl, session: DbSession, rt: Rt, who: Who) -> AssetView:
     """Fetch a URL (public addresses only, unless allow-listed) and store it."""
-    asset = assets.ingest_url(session, rt.storage, rt.settings, owner_id=who.owner_id, url=body.url,
-                              filename=body.filename)
+    asset = assets.ingest_url(
+        session, rt.storage, rt.settings, owner_id=who.owner_id, url=body.url, filename=body.filename
+    )
     return AssetView.of(asset, rt)
 
 
@@ -84,8 +98,9 @@ def get_asset(asset_id: str, session: ReadSession, rt: Rt, who: Who) -> AssetVie
 def asset_content(asset_id: str, request: Request, session: ReadSession, rt: Rt, who: Who) -> Response:
     """The bytes, streamed, with ``Range`` support and a download filename."""
     asset = assets.get(session, asset_id, who.owner_id)
-    return stream_blob(rt, asset.storage_key, asset.size, asset.content_type, asset.filename,
-                       request.headers.get("range"))
+    return stream_blob(
+        rt, asset.storage_key, asset.size, asset.content_type, asset.filename, request.headers.get("range")
+    )
 
 
 @router.delete("/v1/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -95,18 +110,20 @@ def delete_asset(asset_id: str, session: DbSession, rt: Rt, who: Who) -> Respons
 
 
 @router.get("/v1/blobs/{key:path}", include_in_schema=False)
-def signed_blob(key: str, expires: int, signature: str, rt: Rt, request: Request,
-                filename: str | None = None) -> Response:
+def signed_blob(
+    key: str, expires: int, signature: str, rt: Rt, request: Request, filename: str | None = None
+) -> Response:
     """Serve a signed link made by the local or memory backend (no API key needed)."""
     if not verify(rt.settings.signing_key(), key, expires, filename, signature, int(time.time())):
         raise BadRequest("the link is invalid or has expired", code="invalid_signature")
     stat = rt.storage.stat(key)
-    return stream_blob(rt, key, stat.size, stat.content_type or "application/octet-stream", filename,
-                       request.headers.get("range"))
+    content_type = stat.content_type or sniff(b"".join(rt.storage.open(key, end=SNIFF_BYTES)), filename)
+    return stream_blob(rt, key, stat.size, content_type, filename, request.headers.get("range"))
 
 
-def stream_blob(rt: Rt, key: str, size: int, content_type: str, filename: str | None,
-                range_header: str | None) -> Response:
+def stream_blob(
+    rt: Rt, key: str, size: int, content_type: str, filename: str | None, range_header: str | None
+) -> Response:
     headers = {"Accept-Ranges": "bytes"}
     if filename:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
@@ -122,5 +139,6 @@ def stream_blob(rt: Rt, key: str, size: int, content_type: str, filename: str | 
         code = status.HTTP_206_PARTIAL_CONTENT
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
-    return StreamingResponse(rt.storage.open(key, start=start, end=end), status_code=code,
-                             media_type=content_type, headers=headers)
+    return StreamingResponse(
+        rt.storage.open(key, start=start, end=end), status_code=code, media_type=content_type, headers=headers
+    )

@@ -15,8 +15,13 @@ from mediaforge.errors import MediaforgeError
 __all__ = ["envelope", "install_error_handlers"]
 
 log = structlog.get_logger(__name__)
-_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               413: "payload_too_large"}
+_HTTP_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 
 
 def envelope(status: int, code: str, message: str, details: Any = None) -> JSONResponse:

@@ -31,7 +31,11 @@ class JobPage(BaseModel):
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobView)
 def create_job(
-    body: JobCreate, session: DbSession, rt: Rt, who: Who, response: Response,
+    body: JobCreate,
+    session: DbSession,
+    rt: Rt,
+    who: Who,
+    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobView:
     """Submit a job; the same ``idempotency_key`` (body or header) returns the first job with 200."""
@@ -45,24 +49,39 @@ def create_job(
 
 @router.get("", response_model=JobPage)
 def list_jobs(
-    session: ReadSession, who: Who,
+    session: ReadSession,
+    who: Who,
     status_: Annotated[list[JobStatus] | None, Query(alias="status")] = None,
-    type: str | None = None, parent_id: str | None = None, workflow_id: str | None = None,
-    queue: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
+    type: str | None = None,
+    parent_id: str | None = None,
+    workflow_id: str | None = None,
+    queue: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
 ) -> JobPage:
     """The caller's jobs, filtered, keyset-paginated."""
-    flt = JobFilter(status=[s.value for s in status_ or []], type=type, parent_id=parent_id,
-                    workflow_id=workflow_id, queue=queue)
+    flt = JobFilter(
+        status=[s.value for s in status_ or []],
+        type=type,
+        parent_id=parent_id,
+        workflow_id=workflow_id,
+        queue=queue,
+    )
     rows = JobRepository(session).page(who.owner_id, flt, limit=limit + 1, before=_decode(cursor))
     page = rows[:limit]
     more = len(rows) > limit
-    return JobPage(items=[jobs.view(session, j, detail=False) for j in page],
-                   next_cursor=_encode(page[-1].created_at, page[-1].id) if more else None)
+    return JobPage(
+        items=[jobs.view(session, j, detail=False) for j in page],
+        next_cursor=_encode(page[-1].created_at, page[-1].id) if more else None,
+    )
 
 
 @router.get("/{job_id}", response_model=JobView)
 async def get_job(
-    job_id: str, rt: Rt, who: Who, wait: Annotated[float, Query(ge=0, le=60)] = 0,
+    job_id: str,
+    rt: Rt,
+    who: Who,
+    wait: Annotated[float, Query(ge=0, le=60)] = 0,
 ) -> JobView:
     """The job; with ``wait=N`` the answer comes once it finishes, or after N seconds with its state."""
     deadline = time.monotonic() + wait

@@ -34,9 +34,17 @@ def list_processors(rt: Rt) -> list[ProcessorView]:
     out = []
     for p in rt.registry:
         a = p.availability()
-        out.append(ProcessorView(name=p.name, description=p.description, capabilities=sorted(p.capabilities),
-                                 available=a.available, reason=a.reason, install_hint=a.hint,
-                                 params_schema=p.params.model_json_schema()))
+        out.append(
+            ProcessorView(
+                name=p.name,
+                description=p.description,
+                capabilities=sorted(p.capabilities),
+                available=a.available,
+                reason=a.reason,
+                install_hint=a.hint,
+                params_schema=p.params.model_json_schema(),
+            )
+        )
     return out
 
 
@@ -63,7 +71,9 @@ def ready(session: ReadSession, rt: Rt) -> JSONResponse:
     live = workers.live(session) if checks["database"] == "ok" else []
     checks["workers"] = len(live)
     ok = checks["database"] == "ok" and checks["storage"] == "ok" and bool(live)
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -26,7 +26,9 @@ def get_workflow(workflow_id: str, session: ReadSession, who: Who) -> WorkflowVi
 
 @router.post("/{workflow_id}/cancel", response_model=WorkflowView)
 def cancel_workflow(workflow_id: str, session: DbSession, rt: Rt, who: Who) -> WorkflowView:
-    wf = workflows.cancel(session, workflows.get(session, workflow_id, who.owner_id, for_update=True), rt.settings)
+    wf = workflows.cancel(
+        session, workflows.get(session, workflow_id, who.owner_id, for_update=True), rt.settings
+    )
     return workflows.view(session, wf)
 
 

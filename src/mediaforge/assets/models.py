@@ -40,7 +40,8 @@ class Asset(Base):
 
     __table_args__ = (
         Index(
-            "ix_assets_expires", "expires_at",
+            "ix_assets_expires",
+            "expires_at",
             postgresql_where=text("deleted_at IS NULL AND expires_at IS NOT NULL"),
             sqlite_where=text("deleted_at IS NULL AND expires_at IS NOT NULL"),
         ),

@@ -26,7 +26,14 @@ from mediaforge.net.fetch import fetch_to_file
 from mediaforge.storage import Storage, new_key
 
 __all__ = [
-    "AssetNotFound", "copy_to", "delete", "get", "ingest_file", "ingest_stream", "ingest_url", "open_range",
+    "AssetNotFound",
+    "copy_to",
+    "delete",
+    "get",
+    "ingest_file",
+    "ingest_stream",
+    "ingest_url",
+    "open_range",
     "sweep_expired",
 ]
 
@@ -45,8 +52,15 @@ def get(session: Session, asset_id: str, owner_id: str | None) -> Asset:
 
 
 def ingest_stream(
-    session: Session, storage: Storage, settings: Settings, *, owner_id: str, stream: BinaryIO,
-    filename: str | None, source: str = "upload", source_url: str | None = None,
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    *,
+    owner_id: str,
+    stream: BinaryIO,
+    filename: str | None,
+    source: str = "upload",
+    source_url: str | None = None,
 ) -> Asset:
     """Spool ``stream`` to a temp file (enforcing the size limit), then ingest it."""
     with tempfile.NamedTemporaryFile(dir=_tmp_dir(settings), suffix=".upload") as spool:
@@ -54,17 +68,35 @@ def ingest_stream(
         while chunk := stream.read(_CHUNK):
             size += len(chunk)
             if size > settings.max_upload_bytes:
-                raise PayloadTooLarge(f"file exceeds {settings.max_upload_bytes} bytes", code="file_too_large")
+                raise PayloadTooLarge(
+                    f"file exceeds {settings.max_upload_bytes} bytes", code="file_too_large"
+                )
             spool.write(chunk)
         spool.flush()
-        return ingest_file(session, storage, settings, owner_id=owner_id, path=Path(spool.name),
-                           filename=filename, source=source, source_url=source_url)
+        return ingest_file(
+            session,
+            storage,
+            settings,
+            owner_id=owner_id,
+            path=Path(spool.name),
+            filename=filename,
+            source=source,
+            source_url=source_url,
+        )
 
 
 def ingest_file(
-    session: Session, storage: Storage, settings: Settings, *, owner_id: str, path: Path,
-    filename: str | None, source: str = "upload", source_url: str | None = None,
-    job_id: str | None = None, ttl_seconds: int | None = None,
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    *,
+    owner_id: str,
+    path: Path,
+    filename: str | None,
+    source: str = "upload",
+    source_url: str | None = None,
+    job_id: str | None = None,
+    ttl_seconds: int | None = None,
 ) -> Asset:
     """Store the file at ``path`` as a new asset; the MIME type comes from its bytes."""
     size = path.stat().st_size
@@ -86,25 +118,54 @@ def ingest_file(
         storage.put(key, _hashing(fh, sha256), content_type=content_type)
     ttl = settings.asset_ttl_seconds if ttl_seconds is None else ttl_seconds
     asset = Asset(
-        owner_id=owner_id, storage_key=key, filename=_safe_filename(filename, content_type), content_type=content_type,
-        size=size, sha256=sha256.hexdigest(), width=width, height=height, source=source, source_url=source_url,
-        job_id=job_id, meta=meta, created_at=utcnow(),
+        owner_id=owner_id,
+        storage_key=key,
+        filename=_safe_filename(filename, content_type),
+        content_type=content_type,
+        size=size,
+        sha256=sha256.hexdigest(),
+        width=width,
+        height=height,
+        source=source,
+        source_url=source_url,
+        job_id=job_id,
+        meta=meta,
+        created_at=utcnow(),
         expires_at=utcnow() + timedelta(seconds=ttl) if ttl else None,
     )
     return AssetRepository(session).add(asset)
 
 
-def ingest_url(session: Session, storage: Storage, settings: Settings, *, owner_id: str, url: str,
-               filename: str | None = None) -> Asset:
+def ingest_url(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    *,
+    owner_id: str,
+    url: str,
+    filename: str | None = None,
+) -> Asset:
     """Download ``url`` through the SSRF guard, then ingest it."""
     with tempfile.NamedTemporaryFile(dir=_tmp_dir(settings), suffix=".fetch") as spool:
         fetched = fetch_to_file(
-            url, cast(BinaryIO, spool), max_bytes=settings.max_upload_bytes, timeout=settings.fetch_timeout_seconds,
-            max_redirects=settings.fetch_max_redirects, allow_hosts=settings.allow_hosts,
+            url,
+            cast(BinaryIO, spool),
+            max_bytes=settings.max_upload_bytes,
+            timeout=settings.fetch_timeout_seconds,
+            max_redirects=settings.fetch_max_redirects,
+            allow_hosts=settings.allow_hosts,
         )
         spool.flush()
-        return ingest_file(session, storage, settings, owner_id=owner_id, path=Path(spool.name),
-                           filename=filename or fetched.filename, source="url", source_url=url)
+        return ingest_file(
+            session,
+            storage,
+            settings,
+            owner_id=owner_id,
+            path=Path(spool.name),
+            filename=filename or fetched.filename,
+            source="url",
+            source_url=url,
+        )
 
 
 def delete(session: Session, storage: Storage, asset: Asset) -> None:
@@ -152,4 +213,3 @@ def copy_to(storage: Storage, asset: Asset, dest: Path) -> Path:
         for chunk in storage.open(asset.storage_key):
             fh.write(chunk)
     return dest
-

@@ -72,7 +72,9 @@ def _make_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=echo, poolclass=NullPool if path == ":memory:" else None,
+            url,
+            echo=echo,
+            poolclass=NullPool if path == ":memory:" else None,
             connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
         )
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -91,7 +91,10 @@ def _run(registry: Any, conn: Connection, task: dict[str, Any]) -> tuple[Any, ..
     except Exception as exc:
         return ("error", type(exc).__name__, str(exc) or repr(exc), None)
     files = [{"path": str(f.path), "filename": f.filename, "role": f.role} for f in output.files]
-    return ("done", {"result": output.result, "files": files, "children": [asdict(c) for c in output.children]})
+    return (
+        "done",
+        {"result": output.result, "files": files, "children": [asdict(c) for c in output.children]},
+    )
 
 
 def _die_with_parent() -> None:

@@ -37,7 +37,7 @@ class PgListener:
                 with psycopg.connect(self._dsn, autocommit=True) as conn:
                     conn.execute(f'LISTEN "{self._channel}"')
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                        for _ in conn.notifies(timeout=0.2, stop_after=1):
                             self._on_notify()
             except Exception as exc:  # reconnect: the poll interval covers the gap
                 log.warning("listen_failed", error=str(exc))

@@ -37,7 +37,9 @@ class WorkProcess:
         fd = child.fileno()
         self._process = subprocess.Popen(  # noqa: S603  # our own interpreter and module, no user input
             [sys.executable, "-m", "mediaforge.engine.child", str(fd), str(self._memory_limit_mb)],
-            pass_fds=[fd], close_fds=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            pass_fds=[fd],
+            close_fds=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         child.close()
         self._conn = Connection(parent.detach())

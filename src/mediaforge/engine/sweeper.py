@@ -57,8 +57,12 @@ class Sweeper:
             now = utcnow()
             expired = JobRepository(session).expired_leases(now)
             for job in expired:
-                policy = self.rt.registry.get(job.type).retry if job.type in self.rt.registry else RetryPolicy()
-                delay = policy.delay(job.attempt, base=s.retry_backoff_seconds, cap=s.retry_backoff_max_seconds)
+                policy = (
+                    self.rt.registry.get(job.type).retry if job.type in self.rt.registry else RetryPolicy()
+                )
+                delay = policy.delay(
+                    job.attempt, base=s.retry_backoff_seconds, cap=s.retry_backoff_max_seconds
+                )
                 jobs.lease_expired(session, job, s, delay)
         return len(expired)
 
@@ -77,4 +81,3 @@ class Sweeper:
                     assets.delete(session, self.rt.storage, asset)
                 jobs.expire(session, job, self.rt.settings)
         return len(done)
-

@@ -90,11 +90,21 @@ class Worker:
     def start(self) -> None:
         """Register, then start slots, the monitor, the listener and the claim loop (threads)."""
         with self.rt.db.session() as session:
-            workers.register(session, WorkerRow(
-                id=self.id, hostname=socket.gethostname(), pid=os.getpid(), status="active",
-                queues=self.queues, capabilities=sorted(self.rt.settings.capabilities), processors=self.types,
-                concurrency=self.concurrency, started_at=utcnow(), heartbeat_at=utcnow(),
-            ))
+            workers.register(
+                session,
+                WorkerRow(
+                    id=self.id,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    status="active",
+                    queues=self.queues,
+                    capabilities=sorted(self.rt.settings.capabilities),
+                    processors=self.types,
+                    concurrency=self.concurrency,
+                    started_at=utcnow(),
+                    heartbeat_at=utcnow(),
+                ),
+            )
         if self.rt.db.dialect == "postgresql":
             self._listener = PgListener(self.rt.settings.database_url, "mediaforge_jobs", signals.wake)
             self._listener.start()
@@ -149,13 +159,19 @@ class Worker:
             return 0
         with self.rt.db.session() as session:
             rows = JobRepository(session).claim(
-                worker_id=self.id, queues=self.queues, types=self.types, limit=self._free,
-                lease_seconds=self.rt.settings.lease_seconds, now=utcnow(),
+                worker_id=self.id,
+                queues=self.queues,
+                types=self.types,
+                limit=self._free,
+                lease_seconds=self.rt.settings.lease_seconds,
+                now=utcnow(),
             )
             for job in rows:
                 jobs.emit(session, job, "job.updated")
         for job in rows:
-            claim = Claim(job.id, job.type, job.owner_id, job.attempt, job.params, job.inputs, job.timeout_seconds)
+            claim = Claim(
+                job.id, job.type, job.owner_id, job.attempt, job.params, job.inputs, job.timeout_seconds
+            )
             with self._lock:
                 self._free -= 1
                 self._active[job.id] = claim
@@ -180,6 +196,7 @@ class Worker:
             process.close()
 
     def _execute(self, process: WorkProcess, claim: Claim) -> None:
+        structlog.contextvars.bind_contextvars(job_id=claim.id, attempt=claim.attempt)
         tmp = self.rt.settings.data_dir / "tmp" / f"{claim.id}-{claim.attempt}"
         tmp.mkdir(parents=True, exist_ok=True)
         try:
@@ -188,12 +205,19 @@ class Worker:
             except MediaforgeError as exc:
                 outcome = Outcome("error", error_type=exc.code, message=exc.message)
             else:
-                task = {"job_id": claim.id, "attempt": claim.attempt, "tmp_dir": str(tmp), "type": claim.type,
-                        "params": claim.params, "inputs": inputs}
+                task = {
+                    "job_id": claim.id,
+                    "attempt": claim.attempt,
+                    "tmp_dir": str(tmp),
+                    "type": claim.type,
+                    "params": claim.params,
+                    "inputs": inputs,
+                }
                 outcome = self._supervise(process, claim, task)
             self._finish(claim, outcome, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            structlog.contextvars.unbind_contextvars("job_id", "attempt")
 
     def _materialize(self, claim: Claim, tmp: Any) -> list[dict[str, Any]]:
         if not claim.inputs:
@@ -203,8 +227,13 @@ class Worker:
         if len(rows) != len(claim.inputs):
             raise MediaforgeError("an input asset no longer exists", code="input_missing")
         return [
-            {"asset_id": a.id, "path": str(assets.copy_to(self.rt.storage, a, tmp / f"in-{a.id}")),
-             "filename": a.filename, "content_type": a.content_type, "size": a.size}
+            {
+                "asset_id": a.id,
+                "path": str(assets.copy_to(self.rt.storage, a, tmp / f"in-{a.id}")),
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+            }
             for a in rows
         ]
 
@@ -283,18 +312,37 @@ class Worker:
                     outcome = Outcome("error", error_type=exc.code, message=exc.message)
                 else:
                     children = [ChildSpec(**c) for c in outcome.payload["children"]]
-                    jobs.succeed(session, job, s, result=outcome.payload["result"], outputs=outputs,
-                                 children=children, registry=self.rt.registry)
+                    jobs.succeed(
+                        session,
+                        job,
+                        s,
+                        result=outcome.payload["result"],
+                        outputs=outputs,
+                        children=children,
+                        registry=self.rt.registry,
+                    )
                     self.processed += 1
                     return
             self.failed += outcome.kind == "error"
             policy = self._policy(job.type)
-            retryable = outcome.kind == "error" and outcome.error_type not in _NON_RETRYABLE | policy.non_retryable
-            delay = outcome.delay if outcome.delay is not None else policy.delay(
-                job.attempt, base=s.retry_backoff_seconds, cap=s.retry_backoff_max_seconds)
-            jobs.fail_attempt(session, job, s, error_type=outcome.error_type or "cancelled",
-                              message=outcome.message, retryable=retryable, delay=delay,
-                              cancelled=outcome.kind == "cancelled")
+            retryable = (
+                outcome.kind == "error" and outcome.error_type not in _NON_RETRYABLE | policy.non_retryable
+            )
+            delay = (
+                outcome.delay
+                if outcome.delay is not None
+                else policy.delay(job.attempt, base=s.retry_backoff_seconds, cap=s.retry_backoff_max_seconds)
+            )
+            jobs.fail_attempt(
+                session,
+                job,
+                s,
+                error_type=outcome.error_type or "cancelled",
+                message=outcome.message,
+                retryable=retryable,
+                delay=delay,
+                cancelled=outcome.kind == "cancelled",
+            )
 
     def _holds(self, job: Job, claim: Claim) -> bool:
         return job.status == "running" and job.lease_owner == self.id and job.attempt == claim.attempt
@@ -307,11 +355,18 @@ class Worker:
         for item in files:
             path = (tmp / item["path"]).resolve()
             if not path.is_relative_to(root) or not path.is_file():
-                raise MediaforgeError(f"output {item['path']} is not a file under the job's temp dir",
-                                      code="invalid_output")
+                raise MediaforgeError(
+                    f"output {item['path']} is not a file under the job's temp dir", code="invalid_output"
+                )
             asset = assets.ingest_file(
-                session, self.rt.storage, self.rt.settings, owner_id=job.owner_id, path=path,
-                filename=item["filename"] or path.name, source="output", job_id=job.id,
+                session,
+                self.rt.storage,
+                self.rt.settings,
+                owner_id=job.owner_id,
+                path=path,
+                filename=item["filename"] or path.name,
+                source="output",
+                job_id=job.id,
                 ttl_seconds=self.rt.settings.result_ttl_seconds,
             )
             stored.append(asset.storage_key)
@@ -333,8 +388,13 @@ class Worker:
                 if time.monotonic() - last_row_beat > s.lease_seconds / 3:
                     last_row_beat = time.monotonic()
                     with self.rt.db.session() as session:
-                        workers.heartbeat(session, self.id, running=len(self._active),
-                                          processed=self.processed, failed=self.failed)
+                        workers.heartbeat(
+                            session,
+                            self.id,
+                            running=len(self._active),
+                            processed=self.processed,
+                            failed=self.failed,
+                        )
             except Exception:
                 log.exception("heartbeat_failed", worker_id=self.id)
             if self._stopping.is_set() and not self._active:
@@ -342,8 +402,9 @@ class Worker:
 
     def _renew_leases(self) -> None:
         with self.rt.db.session() as session:
-            held = JobRepository(session).heartbeat(self.id, lease_seconds=self.rt.settings.lease_seconds,
-                                                    now=utcnow())
+            held = JobRepository(session).heartbeat(
+                self.id, lease_seconds=self.rt.settings.lease_seconds, now=utcnow()
+            )
         by_id = {job_id: (attempt, cancel) for job_id, attempt, cancel in held}
         for claim in list(self._active.values()):
             attempt, cancel = by_id.get(claim.id, (None, False))
@@ -353,4 +414,6 @@ class Worker:
                 claim.cancel.set()
 
 
-_NON_RETRYABLE = frozenset({"timeout", "invalid_output", "input_missing", "permanent_failure", "mapping_failed"})
+_NON_RETRYABLE = frozenset(
+    {"timeout", "invalid_output", "input_missing", "permanent_failure", "mapping_failed", "out_of_memory"}
+)

@@ -15,12 +15,26 @@ __all__ = ["append", "append_many", "since"]
 
 
 def append(
-    session: Session, type: str, *, owner_id: str, payload: dict[str, Any],
-    job_id: str | None = None, workflow_id: str | None = None,
+    session: Session,
+    type: str,
+    *,
+    owner_id: str,
+    payload: dict[str, Any],
+    job_id: str | None = None,
+    workflow_id: str | None = None,
 ) -> None:
     """Write one event in the caller's transaction (a Core insert: no unit-of-work bookkeeping)."""
-    session.execute(_INSERT, {"type": type, "owner_id": owner_id, "job_id": job_id, "workflow_id": workflow_id,
-                              "payload": payload, "created_at": utcnow()})
+    session.execute(
+        _INSERT,
+        {
+            "type": type,
+            "owner_id": owner_id,
+            "job_id": job_id,
+            "workflow_id": workflow_id,
+            "payload": payload,
+            "created_at": utcnow(),
+        },
+    )
 
 
 def append_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -31,8 +45,13 @@ def append_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def since(
-    session: Session, *, after_id: int = 0, owner_id: str | None = None, job_id: str | None = None,
-    workflow_id: str | None = None, limit: int = 1000,
+    session: Session,
+    *,
+    after_id: int = 0,
+    owner_id: str | None = None,
+    job_id: str | None = None,
+    workflow_id: str | None = None,
+    limit: int = 1000,
 ) -> list[Event]:
     """Events with id greater than ``after_id``, oldest first, optionally filtered."""
     query = select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit)

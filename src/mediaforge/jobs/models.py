@@ -65,17 +65,25 @@ class Job(Base):
     __table_args__ = (
         # The claim query walks only queued rows, in (queue, priority desc, run_at) order.
         Index(
-            "ix_jobs_claim", "queue", text("priority DESC"), "run_at",
-            postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'"),
+            "ix_jobs_claim",
+            "queue",
+            text("priority DESC"),
+            "run_at",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
         ),
         Index(
-            "ix_jobs_lease", "lease_expires_at",
-            postgresql_where=text("status = 'running'"), sqlite_where=text("status = 'running'"),
+            "ix_jobs_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
         ),
         Index("ix_jobs_owner_idempotency", "owner_id", "idempotency_key", unique=True),
         Index("ix_jobs_owner_created", "owner_id", "created_at"),
         Index(
-            "ix_jobs_expires", "expires_at",
-            postgresql_where=text("expires_at IS NOT NULL"), sqlite_where=text("expires_at IS NOT NULL"),
+            "ix_jobs_expires",
+            "expires_at",
+            postgresql_where=text("expires_at IS NOT NULL"),
+            sqlite_where=text("expires_at IS NOT NULL"),
         ),
     )

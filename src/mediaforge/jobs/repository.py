@@ -60,14 +60,19 @@ class JobRepository:
         if flt.status:
             query = query.where(Job.status.in_(list(flt.status)))
         for column, value in (
-            (Job.type, flt.type), (Job.parent_id, flt.parent_id), (Job.workflow_id, flt.workflow_id),
-            (Job.queue, flt.queue), (Job.face, flt.face),
+            (Job.type, flt.type),
+            (Job.parent_id, flt.parent_id),
+            (Job.workflow_id, flt.workflow_id),
+            (Job.queue, flt.queue),
+            (Job.face, flt.face),
         ):
             if value is not None:
                 query = query.where(column == value)
         if before is not None:
             created, job_id = before
-            query = query.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
+            query = query.where(
+                or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id))
+            )
         return list(self.session.scalars(query))
 
     def children_summary(self, parent_id: str) -> ChildrenSummary:
@@ -100,15 +105,22 @@ class JobRepository:
 
     def queue_depths(self) -> dict[tuple[str, str], int]:
         rows = self.session.execute(
-            select(Job.queue, Job.status, func.count()).where(Job.status.in_([Q, R, W]))
+            select(Job.queue, Job.status, func.count())
+            .where(Job.status.in_([Q, R, W]))
             .group_by(Job.queue, Job.status)
         ).all()
         return {(queue, status): n for queue, status, n in rows}
 
     # --- the engine's writes -------------------------------------------------------------
     def claim(
-        self, *, worker_id: str, queues: Sequence[str], types: Sequence[str], limit: int,
-        lease_seconds: float, now: datetime,
+        self,
+        *,
+        worker_id: str,
+        queues: Sequence[str],
+        types: Sequence[str],
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
     ) -> list[Job]:
         """Lease up to ``limit`` runnable jobs, highest priority then oldest first.
 
@@ -118,14 +130,20 @@ class JobRepository:
         postgres = self.session.get_bind().dialect.name == "postgresql"
         # Two statements, not UPDATE ... WHERE id IN (subquery): the planner may re-run a LIMITed
         # subquery per row, and a literal id list always reaches the rows by primary key.
-        ids = list(self.session.scalars(
-            _CLAIM_PICK_PG if postgres else _CLAIM_PICK,
-            {"queues": list(queues), "types": list(types), "now": now, "limit": limit},
-        ))
+        ids = list(
+            self.session.scalars(
+                _CLAIM_PICK_PG if postgres else _CLAIM_PICK,
+                {"queues": list(queues), "types": list(types), "now": now, "limit": limit},
+            )
+        )
         if not ids:
             return []
-        params = {"ids": ids, "owner": worker_id, "now": now,
-                  "expires": now + timedelta(seconds=lease_seconds)}
+        params = {
+            "ids": ids,
+            "owner": worker_id,
+            "now": now,
+            "expires": now + timedelta(seconds=lease_seconds),
+        }
         claimed = list(self.session.scalars(_CLAIM_LEASE, params))
         claimed.sort(key=lambda j: (-j.priority, j.run_at, j.id))  # RETURNING keeps no order
         return claimed
@@ -144,7 +162,9 @@ class JobRepository:
         )
         return self.session.scalars(stmt).first()
 
-    def heartbeat(self, worker_id: str, *, lease_seconds: float, now: datetime) -> list[tuple[str, int, bool]]:
+    def heartbeat(
+        self, worker_id: str, *, lease_seconds: float, now: datetime
+    ) -> list[tuple[str, int, bool]]:
         """Extend every lease this worker holds; returns (id, attempt, cancel_requested) of each."""
         stmt = (
             update(Job)
@@ -182,7 +202,9 @@ class JobRepository:
         return {status: n for status, n in self.session.execute(query).all()}
 
     def running_on(self, worker_ids: Sequence[str]) -> int:
-        total = select(func.sum(case((Job.status == R, 1), else_=0))).where(Job.lease_owner.in_(list(worker_ids)))
+        total = select(func.sum(case((Job.status == R, 1), else_=0))).where(
+            Job.lease_owner.in_(list(worker_ids))
+        )
         return int(self.session.scalar(total) or 0)
 
 
@@ -191,8 +213,10 @@ class JobRepository:
 _CLAIM_PICK = (
     select(Job.id)
     .where(
-        Job.status == Q, Job.queue.in_(bindparam("queues", expanding=True)),
-        Job.type.in_(bindparam("types", expanding=True)), Job.run_at <= bindparam("now"),
+        Job.status == Q,
+        Job.queue.in_(bindparam("queues", expanding=True)),
+        Job.type.in_(bindparam("types", expanding=True)),
+        Job.run_at <= bindparam("now"),
     )
     .order_by(Job.priority.desc(), Job.run_at)  # the claim index's own order: no sort step
     .limit(bindparam("limit"))
@@ -202,9 +226,15 @@ _CLAIM_LEASE = (
     update(Job)
     .where(Job.id.in_(bindparam("ids", expanding=True)), Job.status == Q)
     .values(
-        status=R, lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"),
-        heartbeat_at=bindparam("now"), started_at=bindparam("now"), attempt=Job.attempt + 1,
-        updated_at=bindparam("now"), progress=0.0, progress_message=None,
+        status=R,
+        lease_owner=bindparam("owner"),
+        lease_expires_at=bindparam("expires"),
+        heartbeat_at=bindparam("now"),
+        started_at=bindparam("now"),
+        attempt=Job.attempt + 1,
+        updated_at=bindparam("now"),
+        progress=0.0,
+        progress_message=None,
     )
     .returning(Job)
     .execution_options(synchronize_session=False)

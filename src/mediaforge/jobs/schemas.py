@@ -44,8 +44,11 @@ class JobCreate(BaseModel):
     timeout_seconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)
     cancel_after_seconds: float | None = Field(None, gt=0, description="Cancel if not started by then.")
     webhook_url: str | None = Field(None, max_length=2048)
-    children: list[JobCreate] = Field(default_factory=list, max_length=10_000,
-                                      description="Fan out: the parent finishes when they all have.")
+    children: list[JobCreate] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Fan out: the parent finishes when they all have.",
+    )
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -83,13 +86,29 @@ class JobView(BaseModel):
     @classmethod
     def of(cls, job: Job, **extra: Any) -> JobView:
         return cls(
-            id=job.id, type=job.type, status=job.status, progress=job.progress,
-            progress_message=job.progress_message, params=job.params, inputs=job.inputs,
-            outputs=job.outputs, result=job.result,
+            id=job.id,
+            type=job.type,
+            status=job.status,
+            progress=job.progress,
+            progress_message=job.progress_message,
+            params=job.params,
+            inputs=job.inputs,
+            outputs=job.outputs,
+            result=job.result,
             error=JobError.model_validate(job.error) if job.error else None,
-            parent_id=job.parent_id, workflow_id=job.workflow_id, step_id=job.step_id,
-            queue=job.queue, priority=job.priority, attempt=job.attempt, max_attempts=job.max_attempts,
-            cancel_requested=job.cancel_requested, idempotency_key=job.idempotency_key, meta=job.meta,
-            created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
-            expires_at=job.expires_at, **extra,
+            parent_id=job.parent_id,
+            workflow_id=job.workflow_id,
+            step_id=job.step_id,
+            queue=job.queue,
+            priority=job.priority,
+            attempt=job.attempt,
+            max_attempts=job.max_attempts,
+            cancel_requested=job.cancel_requested,
+            idempotency_key=job.idempotency_key,
+            meta=job.meta,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            expires_at=job.expires_at,
+            **extra,
         )

@@ -21,7 +21,7 @@ from mediaforge.engine import signals
 from mediaforge.errors import Conflict, NotFound, ValidationFailed
 from mediaforge.events import repository as events
 from mediaforge.jobs.models import Job
-from mediaforge.jobs.repository import JobRepository
+from mediaforge.jobs.repository import JobFilter, JobRepository
 from mediaforge.jobs.schemas import JobCreate, JobView
 from mediaforge.jobs.states import TERMINAL, JobStatus, check_transition
 from mediaforge.processors.base import ChildSpec
@@ -42,7 +42,10 @@ __all__ = [
 
 S = JobStatus
 _EVENT_FOR = {
-    S.SUCCEEDED: "job.completed", S.FAILED: "job.failed", S.CANCELLED: "job.cancelled", S.EXPIRED: "job.expired",
+    S.SUCCEEDED: "job.completed",
+    S.FAILED: "job.failed",
+    S.CANCELLED: "job.cancelled",
+    S.EXPIRED: "job.expired",
 }
 
 
@@ -83,8 +86,15 @@ def _waiting_reason(session: Session, job: Job) -> str:
 
 # --- creating ------------------------------------------------------------------------------
 def create(
-    session: Session, owner_id: str, spec: JobCreate, *, registry: Registry, settings: Settings,
-    face: str = "native", parent: Job | None = None, workflow_id: str | None = None,
+    session: Session,
+    owner_id: str,
+    spec: JobCreate,
+    *,
+    registry: Registry,
+    settings: Settings,
+    face: str = "native",
+    parent: Job | None = None,
+    workflow_id: str | None = None,
     step_id: str | None = None,
 ) -> tuple[Job, bool]:
     """Create a job (and its children); returns (job, created) — created is False on an idempotent replay."""
@@ -92,15 +102,29 @@ def create(
     if spec.idempotency_key and (existing := repo.by_idempotency_key(owner_id, spec.idempotency_key)):
         return existing, False
     if spec.children:
-        job = _new_job(owner_id, spec, face=face, queue=spec.queue or "default", max_attempts=1,
-                       timeout=None, status=S.WAITING, parent=parent, settings=settings)
+        job = _new_job(
+            owner_id,
+            spec,
+            face=face,
+            queue=spec.queue or "default",
+            max_attempts=1,
+            timeout=None,
+            status=S.WAITING,
+            parent=parent,
+            settings=settings,
+        )
         job.meta = {**job.meta, "children": len(spec.children)}
     else:
         processor = registry.get(spec.type)
         job = _new_job(
-            owner_id, spec, face=face, queue=spec.queue or processor.queue,
+            owner_id,
+            spec,
+            face=face,
+            queue=spec.queue or processor.queue,
             max_attempts=spec.max_attempts or processor.retry.max_attempts or settings.default_max_attempts,
-            timeout=spec.timeout_seconds or processor.timeout, status=S.QUEUED, parent=parent,
+            timeout=spec.timeout_seconds or processor.timeout,
+            status=S.QUEUED,
+            parent=parent,
             settings=settings,
         )
         job.params = _validated_params(registry, spec.type, spec.params)
@@ -128,18 +152,45 @@ def create(
 
 
 def _new_job(
-    owner_id: str, spec: JobCreate, *, face: str, queue: str, max_attempts: int, timeout: float | None,
-    status: JobStatus, parent: Job | None, settings: Settings,
+    owner_id: str,
+    spec: JobCreate,
+    *,
+    face: str,
+    queue: str,
+    max_attempts: int,
+    timeout: float | None,
+    status: JobStatus,
+    parent: Job | None,
+    settings: Settings,
 ) -> Job:
     now = utcnow()
     return Job(
-        type=spec.type, face=face, owner_id=owner_id, status=status.value, params=dict(spec.params),
-        inputs=list(spec.inputs), outputs=[], meta=dict(spec.meta), queue=queue, priority=spec.priority,
-        capabilities=[], attempt=0, max_attempts=max_attempts, timeout_seconds=timeout,
-        idempotency_key=spec.idempotency_key, webhook_url=spec.webhook_url,
-        parent_id=parent.id if parent else None, created_at=now, updated_at=now, run_at=now,
-        cancel_after=now + timedelta(seconds=spec.cancel_after_seconds) if spec.cancel_after_seconds else None,
-        progress=0.0, cancel_requested=False, credits=0.0,
+        type=spec.type,
+        face=face,
+        owner_id=owner_id,
+        status=status.value,
+        params=dict(spec.params),
+        inputs=list(spec.inputs),
+        outputs=[],
+        meta=dict(spec.meta),
+        queue=queue,
+        priority=spec.priority,
+        capabilities=[],
+        attempt=0,
+        max_attempts=max_attempts,
+        timeout_seconds=timeout,
+        idempotency_key=spec.idempotency_key,
+        webhook_url=spec.webhook_url,
+        parent_id=parent.id if parent else None,
+        created_at=now,
+        updated_at=now,
+        run_at=now,
+        cancel_after=now + timedelta(seconds=spec.cancel_after_seconds)
+        if spec.cancel_after_seconds
+        else None,
+        progress=0.0,
+        cancel_requested=False,
+        credits=0.0,
     )
 
 
@@ -180,8 +231,9 @@ def announce(session: Session, queue: str) -> None:
 def emit(session: Session, job: Job, type: str) -> None:
     """Write the outbox event for ``job`` (its public view is the payload)."""
     payload = view(session, job, detail=False).model_dump(mode="json")
-    events.append(session, type, owner_id=job.owner_id, payload=payload, job_id=job.id,
-                  workflow_id=job.workflow_id)
+    events.append(
+        session, type, owner_id=job.owner_id, payload=payload, job_id=job.id, workflow_id=job.workflow_id
+    )
 
 
 def _move(session: Session, job: Job, new: JobStatus, settings: Settings, **values: Any) -> None:
@@ -240,55 +292,91 @@ def cancel(session: Session, job: Job, settings: Settings) -> Job:
             session.flush()
             emit(session, job, "job.updated")
         return job
-    if status == S.WAITING:
-        for child in JobRepository(session).page(None, _children_of(job.id), limit=100_000):
+    _move(session, job, S.CANCELLED, settings, cancel_requested=True)
+    if status == S.WAITING:  # the parent first, so its last child ending does not finish it again
+        for child in JobRepository(session).page(None, JobFilter(parent_id=job.id), limit=100_000):
             if JobStatus(child.status) not in TERMINAL:
                 cancel(session, child, settings)
-        session.refresh(job)
-        if job.status != S.WAITING:
-            return job
-    _move(session, job, S.CANCELLED, settings, cancel_requested=True)
     return job
-
-
-def _children_of(parent_id: str) -> Any:
-    from mediaforge.jobs.repository import JobFilter
-
-    return JobFilter(parent_id=parent_id)
 
 
 def retry(session: Session, job: Job, settings: Settings) -> Job:
     """Run a failed or cancelled job again under the same id."""
     if job.status not in (S.FAILED, S.CANCELLED) or job.meta.get("children"):
-        raise Conflict(f"only a failed or cancelled job can be retried (this one is {job.status})",
-                       code="job_not_retryable")
-    _move(session, job, S.QUEUED, settings, error=None, result=None, cancel_requested=False, finished_at=None,
-          expires_at=None, run_at=utcnow(), progress=0.0, progress_message=None,
-          max_attempts=max(job.max_attempts, job.attempt + 1))
+        raise Conflict(
+            f"only a failed or cancelled job can be retried (this one is {job.status})",
+            code="job_not_retryable",
+        )
+    _move(
+        session,
+        job,
+        S.QUEUED,
+        settings,
+        error=None,
+        result=None,
+        cancel_requested=False,
+        finished_at=None,
+        expires_at=None,
+        run_at=utcnow(),
+        progress=0.0,
+        progress_message=None,
+        max_attempts=max(job.max_attempts, job.attempt + 1),
+    )
     announce(session, job.queue)
     return job
 
 
 # --- the worker's side ---------------------------------------------------------------------
 def succeed(
-    session: Session, job: Job, settings: Settings, *, result: dict[str, Any], outputs: list[str],
-    children: list[ChildSpec], registry: Registry,
+    session: Session,
+    job: Job,
+    settings: Settings,
+    *,
+    result: dict[str, Any],
+    outputs: list[str],
+    children: list[ChildSpec],
+    registry: Registry,
 ) -> None:
     """Record a finished attempt; with children the job waits for them instead."""
     if not children:
-        _move(session, job, S.SUCCEEDED, settings, result=result, outputs=outputs, progress=100.0,
-              progress_message=None, error=None)
+        _move(
+            session,
+            job,
+            S.SUCCEEDED,
+            settings,
+            result=result,
+            outputs=outputs,
+            progress=100.0,
+            progress_message=None,
+            error=None,
+        )
         return
-    _move(session, job, S.WAITING, settings, result=result, outputs=outputs, lease_owner=None,
-          lease_expires_at=None, meta={**job.meta, "children": len(children)})
+    _move(
+        session,
+        job,
+        S.WAITING,
+        settings,
+        result=result,
+        outputs=outputs,
+        lease_owner=None,
+        lease_expires_at=None,
+        meta={**job.meta, "children": len(children)},
+    )
     for child in children:
         spec = JobCreate(type=child.type, params=child.params, inputs=child.inputs, queue=None)
         create(session, job.owner_id, spec, registry=registry, settings=settings, face=job.face, parent=job)
 
 
 def fail_attempt(
-    session: Session, job: Job, settings: Settings, *, error_type: str, message: str, retryable: bool,
-    delay: float | None = None, cancelled: bool = False,
+    session: Session,
+    job: Job,
+    settings: Settings,
+    *,
+    error_type: str,
+    message: str,
+    retryable: bool,
+    delay: float | None = None,
+    cancelled: bool = False,
 ) -> None:
     """Record a failed attempt: back to the queue after a backoff, or failed (or cancelled) for good."""
     error = {"type": error_type, "message": message[:4000]}
@@ -296,8 +384,16 @@ def fail_attempt(
         _move(session, job, S.CANCELLED, settings, error=None)
     elif retryable and job.attempt < job.max_attempts and not job.cancel_requested:
         run_at = utcnow() + timedelta(seconds=delay or 0.0)
-        _move(session, job, S.QUEUED, settings, error=error, run_at=run_at, lease_owner=None,
-              lease_expires_at=None)
+        _move(
+            session,
+            job,
+            S.QUEUED,
+            settings,
+            error=error,
+            run_at=run_at,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
         announce(session, job.queue)
     else:
         _move(session, job, S.FAILED, settings, error=error)
@@ -305,9 +401,16 @@ def fail_attempt(
 
 def lease_expired(session: Session, job: Job, settings: Settings, delay: float) -> None:
     """A worker vanished mid-job: retry it (or fail it after the last attempt)."""
-    fail_attempt(session, job, settings, error_type="worker_lost",
-                 message=f"lease expired at {job.lease_expires_at:%Y-%m-%dT%H:%M:%SZ} on {job.lease_owner}",
-                 retryable=True, delay=delay, cancelled=job.cancel_requested)
+    fail_attempt(
+        session,
+        job,
+        settings,
+        error_type="worker_lost",
+        message=f"lease expired at {job.lease_expires_at:%Y-%m-%dT%H:%M:%SZ} on {job.lease_owner}",
+        retryable=True,
+        delay=delay,
+        cancelled=job.cancel_requested,
+    )
 
 
 def expire(session: Session, job: Job, settings: Settings) -> None:

@@ -21,14 +21,17 @@ def register(session: Session, worker: Worker) -> None:
 
 def heartbeat(session: Session, worker_id: str, *, running: int, processed: int, failed: int) -> None:
     session.execute(
-        update(Worker).where(Worker.id == worker_id)
+        update(Worker)
+        .where(Worker.id == worker_id)
         .values(heartbeat_at=utcnow(), running=running, processed=processed, failed=failed, status="active")
     )
 
 
 def stop(session: Session, worker_id: str, status: str = "stopped") -> None:
     now = utcnow()
-    session.execute(update(Worker).where(Worker.id == worker_id).values(status=status, stopped_at=now, running=0))
+    session.execute(
+        update(Worker).where(Worker.id == worker_id).values(status=status, stopped_at=now, running=0)
+    )
 
 
 def live(session: Session, now: datetime | None = None) -> list[Worker]:
@@ -50,7 +53,8 @@ def any_can_run(session: Session, job_type: str, queue: str) -> bool:
 def mark_lost(session: Session, now: datetime) -> int:
     """Workers that stopped heart-beating without saying goodbye."""
     result = session.execute(
-        update(Worker).where(Worker.status == "active", Worker.heartbeat_at < now - STALE_AFTER)
+        update(Worker)
+        .where(Worker.status == "active", Worker.heartbeat_at < now - STALE_AFTER)
         .values(status="lost", stopped_at=now)
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -27,9 +27,13 @@ from mediaforge.workflows.schemas import StepView, WorkflowView
 __all__ = ["cancel", "get", "resume", "step_finished", "submit", "view"]
 
 _STEP_STATE = {
-    JobStatus.QUEUED: "running", JobStatus.RUNNING: "running", JobStatus.WAITING: "running",
-    JobStatus.SUCCEEDED: "succeeded", JobStatus.EXPIRED: "succeeded",
-    JobStatus.FAILED: "failed", JobStatus.CANCELLED: "cancelled",
+    JobStatus.QUEUED: "running",
+    JobStatus.RUNNING: "running",
+    JobStatus.WAITING: "running",
+    JobStatus.SUCCEEDED: "succeeded",
+    JobStatus.EXPIRED: "succeeded",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELLED: "cancelled",
 }
 
 
@@ -50,15 +54,27 @@ def get(session: Session, workflow_id: str, owner_id: str | None, *, for_update:
 
 
 def submit(
-    session: Session, owner_id: str, spec: dag.WorkflowSpec, *, registry: Registry, settings: Settings,
-    face: str = "native", meta: dict[str, Any] | None = None,
+    session: Session,
+    owner_id: str,
+    spec: dag.WorkflowSpec,
+    *,
+    registry: Registry,
+    settings: Settings,
+    face: str = "native",
+    meta: dict[str, Any] | None = None,
 ) -> Workflow:
     """Validate the DAG (4xx on cycles, unknown steps, bad mappings), store it, start its roots."""
     dag.validate(spec)
     for step in spec.steps:
         registry.get(step.type)
-    wf = Workflow(owner_id=owner_id, face=face, name=spec.name, status="running",
-                  spec=spec.model_dump(mode="json"), meta={"epoch": 0, **(meta or {})})
+    wf = Workflow(
+        owner_id=owner_id,
+        face=face,
+        name=spec.name,
+        status="running",
+        spec=spec.model_dump(mode="json"),
+        meta={"epoch": 0, **(meta or {})},
+    )
     session.add(wf)
     session.flush()
     _emit(session, wf, "workflow.created")
@@ -90,8 +106,10 @@ def cancel(session: Session, wf: Workflow, settings: Settings) -> Workflow:
 def resume(session: Session, wf: Workflow, settings: Settings, registry: Registry) -> Workflow:
     """Rerun failed, cancelled and never-run steps; succeeded steps keep their results."""
     if wf.status == "running" or wf.status == "succeeded":
-        raise Conflict(f"workflow {wf.id} is {wf.status}; only a failed or cancelled one resumes",
-                       code="workflow_not_resumable")
+        raise Conflict(
+            f"workflow {wf.id} is {wf.status}; only a failed or cancelled one resumes",
+            code="workflow_not_resumable",
+        )
     wf.meta = {**wf.meta, "epoch": int(wf.meta.get("epoch", 0)) + 1}
     wf.status, wf.finished_at = "running", None
     session.flush()
@@ -107,16 +125,28 @@ def view(session: Session, wf: Workflow) -> WorkflowView:
     for step in spec.steps:
         job = latest.get(step.id)
         start_error = _start_error(wf, step.id, job)
-        steps.append(StepView(
-            id=step.id, type=step.type, depends_on=step.depends_on,
-            status="failed" if start_error else _state_of(job, wf) if job else "pending",
-            job_id=job.id if job and not start_error else None,
-            result=job.result if job and not start_error else None,
-            outputs=job.outputs if job and not start_error else [],
-            error=start_error or (job.error if job else None),
-        ))
-    return WorkflowView(id=wf.id, name=wf.name, status=wf.status, steps=steps, meta=wf.meta,
-                        created_at=wf.created_at, updated_at=wf.updated_at, finished_at=wf.finished_at)
+        steps.append(
+            StepView(
+                id=step.id,
+                type=step.type,
+                depends_on=step.depends_on,
+                status="failed" if start_error else _state_of(job, wf) if job else "pending",
+                job_id=job.id if job and not start_error else None,
+                result=job.result if job and not start_error else None,
+                outputs=job.outputs if job and not start_error else [],
+                error=start_error or (job.error if job else None),
+            )
+        )
+    return WorkflowView(
+        id=wf.id,
+        name=wf.name,
+        status=wf.status,
+        steps=steps,
+        meta=wf.meta,
+        created_at=wf.created_at,
+        updated_at=wf.updated_at,
+        finished_at=wf.finished_at,
+    )
 
 
 # --- internals -----------------------------------------------------------------------------
@@ -161,16 +191,35 @@ def _advance(session: Session, wf: Workflow, registry: Registry, settings: Setti
 
 
 def _start_step(
-    session: Session, wf: Workflow, step: dag.StepSpec, results: dict[str, dag.StepResult],
-    registry: Registry, settings: Settings,
+    session: Session,
+    wf: Workflow,
+    step: dag.StepSpec,
+    results: dict[str, dag.StepResult],
+    registry: Registry,
+    settings: Settings,
 ) -> dag.StepState:
     epoch = int(wf.meta.get("epoch", 0))
     try:
         params, inputs = dag.resolve_params(step, results)
-        spec = JobCreate(type=step.type, params=params, inputs=inputs, queue=step.queue,
-                         priority=step.priority or 0, max_attempts=step.max_attempts, meta={"epoch": epoch})
-        job, _ = jobs.create(session, wf.owner_id, spec, registry=registry, settings=settings, face=wf.face,
-                             workflow_id=wf.id, step_id=step.id)
+        spec = JobCreate(
+            type=step.type,
+            params=params,
+            inputs=inputs,
+            queue=step.queue,
+            priority=step.priority or 0,
+            max_attempts=step.max_attempts,
+            meta={"epoch": epoch},
+        )
+        job, _ = jobs.create(
+            session,
+            wf.owner_id,
+            spec,
+            registry=registry,
+            settings=settings,
+            face=wf.face,
+            workflow_id=wf.id,
+            step_id=step.id,
+        )
     except MediaforgeError as exc:
         error = {"type": exc.code, "message": exc.message}
         _emit(session, wf, "workflow.step_failed", step_id=step.id, error=error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +13,7 @@ from mediaforge.processors.base import (
     EmptyParams,
     InputFile,
     Output,
+    OutputFile,
     PermanentFailure,
     Processor,
     RetryPolicy,
@@ -30,9 +32,11 @@ class SleepParams(BaseModel):
     fail_attempts: int = Field(0, ge=0, description="Fail this many first attempts, then succeed.")
     echo: dict[str, object] = Field(default_factory=dict, description="Copied into the result.")
     ignore_cancel: bool = Field(False, description="Never check for cancellation (forces a hard kill).")
+    allocate_mb: int = Field(0, ge=0, le=65536, description="Allocate this much memory first.")
 
 
 def _sleep(ctx: Context, inputs: list[InputFile], params: SleepParams) -> Output:
+    ballast = bytearray(params.allocate_mb * 1024 * 1024)
     deadline = time.monotonic() + params.seconds
     step = min(0.05, params.seconds) or 0.0
     while (left := deadline - time.monotonic()) > 0:
@@ -44,8 +48,15 @@ def _sleep(ctx: Context, inputs: list[InputFile], params: SleepParams) -> Output
         raise PermanentFailure("debug.sleep asked to fail permanently", type="debug_failure")
     if params.fail or ctx.attempt <= params.fail_attempts:
         raise RuntimeError(f"debug.sleep asked to fail (attempt {ctx.attempt})")
-    return Output(result={"slept": params.seconds, "attempt": ctx.attempt, "echo": params.echo,
-                          "inputs": [i.asset_id for i in inputs]})
+    return Output(
+        result={
+            "slept": params.seconds,
+            "attempt": ctx.attempt,
+            "echo": params.echo,
+            "inputs": [i.asset_id for i in inputs],
+            "allocated_mb": len(ballast) >> 20,
+        }
+    )
 
 
 def _noop(ctx: Context, inputs: list[InputFile], params: EmptyParams) -> Output:
@@ -66,12 +77,24 @@ def _fan_out(ctx: Context, inputs: list[InputFile], params: FanOutParams) -> Out
     return Output(result={"children": params.count}, children=children)
 
 
+def _copy(ctx: Context, inputs: list[InputFile], params: EmptyParams) -> Output:
+    files = []
+    for index, source in enumerate(inputs):
+        target = ctx.tmp_dir / f"copy-{index}-{source.filename}"
+        shutil.copyfile(source.path, target)
+        files.append(OutputFile(target, filename=source.filename))
+    return Output(result={"copied": len(files)}, files=files)
+
+
 DEBUG_PROCESSORS = [
     Processor("debug.noop", _noop, description="Does nothing; the engine's fixed cost."),
     Processor(
-        "debug.sleep", _sleep, SleepParams,
+        "debug.sleep",
+        _sleep,
+        SleepParams,
         description="Sleeps, reports progress, fails on request (tests and benchmarks).",
         retry=RetryPolicy(non_retryable=frozenset({"debug_failure"})),
     ),
     Processor("debug.fan_out", _fan_out, FanOutParams, description="Fans out child jobs."),
+    Processor("debug.copy", _copy, description="Returns copies of its inputs as outputs.", min_inputs=1),
 ]

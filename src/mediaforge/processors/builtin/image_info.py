@@ -30,15 +30,29 @@ def _image_info(ctx: Context, inputs: list[InputFile], params: ImageInfoParams) 
             verify_image(source.path, max_pixels=MAX_PIXELS)
     except MediaforgeError as exc:
         raise PermanentFailure(exc.message, type=exc.code) from exc
-    return Output(result={
-        "format": info.format, "width": info.width, "height": info.height, "mode": info.mode,
-        "frames": info.frames, "has_alpha": info.has_alpha, "exif": info.exif,
-        "content_type": source.content_type, "size": source.size,
-    })
+    return Output(
+        result={
+            "format": info.format,
+            "width": info.width,
+            "height": info.height,
+            "mode": info.mode,
+            "frames": info.frames,
+            "has_alpha": info.has_alpha,
+            "exif": info.exif,
+            "content_type": source.content_type,
+            "size": source.size,
+        }
+    )
 
 
 IMAGE_INFO = Processor(
-    "image.info", _image_info, ImageInfoParams,
+    "image.info",
+    _image_info,
+    ImageInfoParams,
     description="Image format, dimensions and EXIF summary.",
-    requires=("PIL",), install_hint="pip install pillow", min_inputs=1, max_inputs=1, timeout=60,
+    requires=("PIL",),
+    install_hint="pip install pillow",
+    min_inputs=1,
+    max_inputs=1,
+    timeout=60,
 )

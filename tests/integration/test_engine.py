@@ -1,0 +1,134 @@
+"""The in-process worker: outputs, memory ceiling, draining, retention, and the expiry sweeper."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from tests.conftest import make_settings
+
+from mediaforge.assets import service as assets
+from mediaforge.assets.models import Asset
+from mediaforge.clock import utcnow
+from mediaforge.config import Settings
+from mediaforge.engine.sweeper import Sweeper
+from mediaforge.engine.worker import Worker
+from mediaforge.jobs import service as jobs
+from mediaforge.jobs.models import Job
+from mediaforge.jobs.schemas import JobCreate
+from mediaforge.runtime import Runtime
+from mediaforge.storage import BlobNotFound
+
+OWNER = "engine"
+
+
+@pytest.fixture
+def worker(runtime: Runtime) -> Iterator[Worker]:
+    w = Worker(runtime, concurrency=1)
+    w.start()
+    yield w
+    w.stop(drain_timeout=5)
+
+
+def submit(rt: Runtime, type: str, **fields: object) -> str:
+    with rt.db.session() as session:
+        job, _ = jobs.create(
+            session,
+            OWNER,
+            JobCreate.model_validate({"type": type, **fields}),
+            registry=rt.registry,
+            settings=rt.settings,
+        )
+        return job.id
+
+
+def wait_job(rt: Runtime, job_id: str, timeout: float = 30) -> Job:
+    deadline = time.monotonic() + timeout
+    while True:
+        with rt.db.session(read_only=True) as session:
+            job = session.get_one(Job, job_id)
+        if job.status in ("succeeded", "failed", "cancelled", "expired") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)
+
+
+def upload(rt: Runtime, tmp_path: Path, data: bytes = b"hello mediaforge") -> str:
+    source = tmp_path / "input.txt"
+    source.write_bytes(data)
+    with rt.db.session() as session:
+        return assets.ingest_file(
+            session, rt.storage, rt.settings, owner_id=OWNER, path=source, filename="input.txt"
+        ).id
+
+
+def test_outputs_are_stored_as_assets_of_the_owner(runtime: Runtime, worker: Worker, tmp_path: Path) -> None:
+    """Files a processor returns become assets owned by the job's owner, linked to the job."""
+    job = wait_job(runtime, submit(runtime, "debug.copy", inputs=[upload(runtime, tmp_path)]))
+    with runtime.db.session(read_only=True) as session:
+        (output,) = [session.get_one(Asset, asset_id) for asset_id in job.outputs]
+    assert ("succeeded", OWNER, job.id) == (job.status, output.owner_id, output.job_id)
+    assert b"hello mediaforge" == runtime.storage.read(output.storage_key)
+
+
+def test_memory_ceiling_fails_the_job_not_the_worker(tmp_path: Path, database_url: str) -> None:
+    """A processor allocating past the ceiling fails with out_of_memory; the worker keeps working."""
+    rt = Runtime.from_settings(make_settings(tmp_path, database_url, worker_memory_limit_mb=400))
+    w = Worker(rt, concurrency=1)
+    w.start()
+    try:
+        hog = wait_job(rt, submit(rt, "debug.sleep", params={"allocate_mb": 2048}))
+        after = wait_job(rt, submit(rt, "debug.sleep"))
+    finally:
+        w.stop(drain_timeout=5)
+        rt.close()
+    assert ("failed", "out_of_memory", 1) == (hog.status, (hog.error or {}).get("type"), hog.attempt)
+    assert "succeeded" == after.status
+
+
+def test_stop_drains_the_running_job(runtime: Runtime) -> None:
+    """Stopping a worker lets its running job finish before it exits."""
+    w = Worker(runtime, concurrency=1)
+    w.start()
+    job_id = submit(runtime, "debug.sleep", params={"seconds": 1.0})
+    deadline = time.monotonic() + 20
+    while wait_job(runtime, job_id, timeout=0).status != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    w.stop(drain_timeout=20)
+    assert "succeeded" == wait_job(runtime, job_id, timeout=0).status
+
+
+def test_results_expire_and_their_outputs_are_deleted(tmp_path: Path, database_url: str) -> None:
+    """After the retention period the job is expired and its output blobs are gone."""
+    settings: Settings = make_settings(tmp_path, database_url, result_ttl_seconds=1)
+    rt = Runtime.from_settings(settings)
+    w = Worker(rt, concurrency=1)
+    w.start()
+    try:
+        job = wait_job(rt, submit(rt, "debug.copy", inputs=[upload(rt, tmp_path)]))
+    finally:
+        w.stop(drain_timeout=5)
+    with rt.db.session() as session:
+        session.get_one(Job, job.id).expires_at = utcnow() - timedelta(seconds=1)
+        key = session.get_one(Asset, job.outputs[0]).storage_key
+    Sweeper(rt).run()
+    expired = wait_job(rt, job.id, timeout=0)
+    rt.close()
+    assert ("expired", []) == (expired.status, expired.outputs)
+    with pytest.raises(BlobNotFound):
+        rt.storage.stat(key)
+
+
+def test_expired_uploads_are_swept(runtime: Runtime, tmp_path: Path) -> None:
+    """The sweeper deletes the blob of an expired upload and marks its row deleted."""
+    asset_id = upload(runtime, tmp_path)
+    with runtime.db.session() as session:
+        asset = session.get_one(Asset, asset_id)
+        asset.expires_at = utcnow() - timedelta(seconds=1)
+        key = asset.storage_key
+    assert 1 == Sweeper(runtime).run()["assets"]
+    with runtime.db.session(read_only=True) as session:
+        assert session.get_one(Asset, asset_id).deleted_at is not None
+    assert not runtime.storage.exists(key)
