@@ -35,9 +35,15 @@ class ChildContext:
         self._conn = conn
         self.job_id: str = task["job_id"]
         self.attempt: int = task["attempt"]
-        self.tmp_dir = Path(task["tmp_dir"])
+        self._tmp_dir = Path(task["tmp_dir"])
         self._cancelled = False
         self._last_progress = 0.0
+
+    @property
+    def tmp_dir(self) -> Path:
+        """The job's scratch folder, created on first use (the engine removes it afterwards)."""
+        self._tmp_dir.mkdir(parents=True, exist_ok=True)
+        return self._tmp_dir
 
     def progress(self, percent: float, message: str | None = None) -> None:
         now = time.monotonic()

@@ -15,9 +15,11 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy.orm import Session
 
 from mediaforge.assets import service as assets
 from mediaforge.assets.repository import AssetRepository
@@ -197,8 +199,7 @@ class Worker:
 
     def _execute(self, process: WorkProcess, claim: Claim) -> None:
         structlog.contextvars.bind_contextvars(job_id=claim.id, attempt=claim.attempt)
-        tmp = self.rt.settings.data_dir / "tmp" / f"{claim.id}-{claim.attempt}"
-        tmp.mkdir(parents=True, exist_ok=True)
+        tmp = self.rt.settings.data_dir / "tmp" / f"{claim.id}-{claim.attempt}"  # made on first use
         try:
             try:
                 inputs = self._materialize(claim, tmp)
@@ -219,9 +220,10 @@ class Worker:
             shutil.rmtree(tmp, ignore_errors=True)
             structlog.contextvars.unbind_contextvars("job_id", "attempt")
 
-    def _materialize(self, claim: Claim, tmp: Any) -> list[dict[str, Any]]:
+    def _materialize(self, claim: Claim, tmp: Path) -> list[dict[str, Any]]:
         if not claim.inputs:
             return []
+        tmp.mkdir(parents=True, exist_ok=True)
         with self.rt.db.session(read_only=True) as session:
             rows = AssetRepository(session).many(claim.inputs, owner_id=claim.owner_id)
         if len(rows) != len(claim.inputs):
@@ -286,43 +288,57 @@ class Worker:
                 jobs.emit(session, job, "job.progress")
 
     # --- recording the outcome -----------------------------------------------------------
-    def _finish(self, claim: Claim, outcome: Outcome, tmp: Any) -> None:
+    def _finish(self, claim: Claim, outcome: Outcome, tmp: Path) -> None:
         if outcome.kind == "lost":
             log.warning("lease_lost", job_id=claim.id, attempt=claim.attempt)
             return
         stored: list[str] = []
         try:
             self._record(claim, outcome, tmp, stored)
-        except Exception:
+        except BaseException as exc:
             for key in stored:
                 self.rt.storage.delete(key)
-            raise
+            if not isinstance(exc, _LeaseLost):
+                raise
+            log.warning("lease_lost", job_id=claim.id, attempt=claim.attempt)
 
-    def _record(self, claim: Claim, outcome: Outcome, tmp: Any, stored: list[str]) -> None:
+    def _record(self, claim: Claim, outcome: Outcome, tmp: Path, stored: list[str]) -> None:
         s = self.rt.settings
         with self.rt.db.session() as session:
-            job = JobRepository(session).get(claim.id, for_update=True)
-            if job is None or not self._holds(job, claim):
-                log.warning("lease_lost", job_id=claim.id, attempt=claim.attempt)
-                return
-            if outcome.kind == "done":
+            if outcome.kind == "done" and not outcome.payload["children"]:
                 try:
-                    outputs = self._store_outputs(session, job, outcome.payload["files"], tmp, stored)
+                    outputs = self._store_outputs(session, claim, outcome.payload["files"], tmp, stored)
                 except MediaforgeError as exc:
                     outcome = Outcome("error", error_type=exc.code, message=exc.message)
                 else:
-                    children = [ChildSpec(**c) for c in outcome.payload["children"]]
-                    jobs.succeed(
+                    if not jobs.succeed_leased(
                         session,
-                        job,
+                        claim.id,
+                        self.id,
+                        claim.attempt,
                         s,
                         result=outcome.payload["result"],
                         outputs=outputs,
-                        children=children,
-                        registry=self.rt.registry,
-                    )
+                    ):
+                        raise _LeaseLost()
                     self.processed += 1
                     return
+            job = JobRepository(session).get(claim.id, for_update=True)
+            if job is None or not self._holds(job, claim):
+                raise _LeaseLost()
+            if outcome.kind == "done":
+                children = [ChildSpec(**c) for c in outcome.payload["children"]]
+                jobs.succeed(
+                    session,
+                    job,
+                    s,
+                    result=outcome.payload["result"],
+                    outputs=[],
+                    children=children,
+                    registry=self.rt.registry,
+                )
+                self.processed += 1
+                return
             self.failed += outcome.kind == "error"
             policy = self._policy(job.type)
             retryable = (
@@ -348,7 +364,7 @@ class Worker:
         return job.status == "running" and job.lease_owner == self.id and job.attempt == claim.attempt
 
     def _store_outputs(
-        self, session: Any, job: Job, files: list[dict[str, Any]], tmp: Any, stored: list[str]
+        self, session: Session, claim: Claim, files: list[dict[str, Any]], tmp: Path, stored: list[str]
     ) -> list[str]:
         root = tmp.resolve()
         ids = []
@@ -362,11 +378,11 @@ class Worker:
                 session,
                 self.rt.storage,
                 self.rt.settings,
-                owner_id=job.owner_id,
+                owner_id=claim.owner_id,
                 path=path,
                 filename=item["filename"] or path.name,
                 source="output",
-                job_id=job.id,
+                job_id=claim.id,
                 ttl_seconds=self.rt.settings.result_ttl_seconds,
             )
             stored.append(asset.storage_key)
@@ -412,6 +428,10 @@ class Worker:
                 claim.lost.set()
             elif cancel:
                 claim.cancel.set()
+
+
+class _LeaseLost(Exception):
+    """The job's lease moved on (expired and re-leased) before this attempt could record its end."""
 
 
 _NON_RETRYABLE = frozenset(

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mediaforge.jobs.models import Job
-from mediaforge.jobs.schemas import ChildrenSummary
+from mediaforge.jobs.schemas import ChildrenSummary, JobRow
 from mediaforge.jobs.states import JobStatus
 
 __all__ = ["JobFilter", "JobRepository"]
@@ -93,7 +93,7 @@ class JobRepository:
         query = select(func.count()).where(Job.parent_id == parent_id, Job.status.in_([Q, R, W]))
         return int(self.session.scalar(query) or 0)
 
-    def queue_position(self, job: Job) -> int:
+    def queue_position(self, job: JobRow) -> int:
         """How many queued jobs of the same queue run before this one (0 = next)."""
         ahead = or_(
             Job.priority > job.priority,
@@ -121,8 +121,8 @@ class JobRepository:
         limit: int,
         lease_seconds: float,
         now: datetime,
-    ) -> list[Job]:
-        """Lease up to ``limit`` runnable jobs, highest priority then oldest first.
+    ) -> list[JobRow]:
+        """Lease up to ``limit`` runnable jobs (as rows), highest priority then oldest first.
 
         PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
         SQLite: both statements run under the write lock taken by ``BEGIN IMMEDIATE``.
@@ -144,23 +144,30 @@ class JobRepository:
             "now": now,
             "expires": now + timedelta(seconds=lease_seconds),
         }
-        claimed = list(self.session.scalars(_CLAIM_LEASE, params))
+        claimed: list[JobRow] = list(self.session.execute(_CLAIM_LEASE, params))
         claimed.sort(key=lambda j: (-j.priority, j.run_at, j.id))  # RETURNING keeps no order
         return claimed
 
-    def update_leased(self, job_id: str, worker_id: str, attempt: int, values: dict[str, Any]) -> Job | None:
+    def update_leased(
+        self, job_id: str, worker_id: str, attempt: int, values: dict[str, Any]
+    ) -> JobRow | None:
         """Change a running job only while this worker's lease (and attempt) still holds it.
 
         The attempt number fences a worker whose lease expired and whose job was re-leased.
+        Returns the updated row, or None when the fence did not hold.
         """
         stmt = (
-            update(Job)
-            .where(Job.id == job_id, Job.status == R, Job.lease_owner == worker_id, Job.attempt == attempt)
-            .values(updated_at=values.pop("updated_at", None) or func.now(), **values)
-            .returning(Job)
-            .execution_options(synchronize_session=False)
+            update(_JOBS)
+            .where(
+                _JOBS.c.id == job_id,
+                _JOBS.c.status == R,
+                _JOBS.c.lease_owner == worker_id,
+                _JOBS.c.attempt == attempt,
+            )
+            .values(**{"updated_at": func.now(), **values})
+            .returning(*_JOBS.c)
         )
-        return self.session.scalars(stmt).first()
+        return self.session.execute(stmt).first()
 
     def heartbeat(
         self, worker_id: str, *, lease_seconds: float, now: datetime
@@ -208,6 +215,7 @@ class JobRepository:
         return int(self.session.scalar(total) or 0)
 
 
+_JOBS: Table = Job.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
 # The claim runs on every wake-up of every worker: its statements are built once, so each call
 # only binds values (no per-call statement construction or cache-key generation).
 _CLAIM_PICK = (
@@ -223,19 +231,18 @@ _CLAIM_PICK = (
 )
 _CLAIM_PICK_PG = _CLAIM_PICK.with_for_update(skip_locked=True)
 _CLAIM_LEASE = (
-    update(Job)
-    .where(Job.id.in_(bindparam("ids", expanding=True)), Job.status == Q)
+    update(_JOBS)
+    .where(_JOBS.c.id.in_(bindparam("ids", expanding=True)), _JOBS.c.status == Q)
     .values(
         status=R,
         lease_owner=bindparam("owner"),
         lease_expires_at=bindparam("expires"),
         heartbeat_at=bindparam("now"),
         started_at=bindparam("now"),
-        attempt=Job.attempt + 1,
+        attempt=_JOBS.c.attempt + 1,
         updated_at=bindparam("now"),
         progress=0.0,
         progress_message=None,
     )
-    .returning(Job)
-    .execution_options(synchronize_session=False)
+    .returning(*_JOBS.c)
 )

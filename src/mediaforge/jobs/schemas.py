@@ -6,10 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from mediaforge.jobs.models import Job
 
-__all__ = ["ChildrenSummary", "JobCreate", "JobError", "JobView"]
+__all__ = ["ChildrenSummary", "JobCreate", "JobError", "JobRow", "JobView"]
+
+JobRow = Job | Row[Any]
+"""A job as an ORM object or as a row returned by a Core ``UPDATE ... RETURNING`` (same attributes)."""
 
 
 class JobError(BaseModel):
@@ -84,7 +88,7 @@ class JobView(BaseModel):
     waiting_reason: str | None = None
 
     @classmethod
-    def of(cls, job: Job, **extra: Any) -> JobView:
+    def of(cls, job: JobRow, **extra: Any) -> JobView:
         return cls(
             id=job.id,
             type=job.type,

@@ -22,7 +22,7 @@ from mediaforge.errors import Conflict, NotFound, ValidationFailed
 from mediaforge.events import repository as events
 from mediaforge.jobs.models import Job
 from mediaforge.jobs.repository import JobFilter, JobRepository
-from mediaforge.jobs.schemas import JobCreate, JobView
+from mediaforge.jobs.schemas import JobCreate, JobRow, JobView
 from mediaforge.jobs.states import TERMINAL, JobStatus, check_transition
 from mediaforge.processors.base import ChildSpec
 from mediaforge.processors.registry import Registry
@@ -37,6 +37,7 @@ __all__ = [
     "lease_expired",
     "retry",
     "succeed",
+    "succeed_leased",
     "view",
 ]
 
@@ -62,7 +63,7 @@ def get(session: Session, job_id: str, owner_id: str | None) -> Job:
     return job
 
 
-def view(session: Session, job: Job, *, detail: bool = True) -> JobView:
+def view(session: Session, job: JobRow, *, detail: bool = True) -> JobView:
     """The public view, with children summary and, while queued, position and waiting reason."""
     repo = JobRepository(session)
     extra: dict[str, Any] = {}
@@ -74,7 +75,7 @@ def view(session: Session, job: Job, *, detail: bool = True) -> JobView:
     return JobView.of(job, **extra)
 
 
-def _waiting_reason(session: Session, job: Job) -> str:
+def _waiting_reason(session: Session, job: JobRow) -> str:
     from mediaforge.workers import repository as workers
 
     if job.run_at > utcnow():
@@ -228,7 +229,7 @@ def announce(session: Session, queue: str) -> None:
 
 
 # --- moving --------------------------------------------------------------------------------
-def emit(session: Session, job: Job, type: str) -> None:
+def emit(session: Session, job: JobRow, type: str) -> None:
     """Write the outbox event for ``job`` (its public view is the payload)."""
     payload = view(session, job, detail=False).model_dump(mode="json")
     events.append(
@@ -238,24 +239,26 @@ def emit(session: Session, job: Job, type: str) -> None:
 
 def _move(session: Session, job: Job, new: JobStatus, settings: Settings, **values: Any) -> None:
     check_transition(JobStatus(job.status), new)
-    now = utcnow()
-    job.status = new.value
-    job.updated_at = now
-    for name, value in values.items():
+    for name, value in _changes(new, settings, values).items():
         setattr(job, name, value)
-    if new in TERMINAL and new != S.EXPIRED:
-        job.finished_at = now
-        job.lease_owner = None
-        job.lease_expires_at = None
-        if settings.result_ttl_seconds:
-            job.expires_at = now + timedelta(seconds=settings.result_ttl_seconds)
     session.flush()
     emit(session, job, _EVENT_FOR.get(new, "job.updated"))
     if new in TERMINAL and new != S.EXPIRED:
         _after_terminal(session, job, settings)
 
 
-def _after_terminal(session: Session, job: Job, settings: Settings) -> None:
+def _changes(new: JobStatus, settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
+    """The columns entering ``new`` sets: status, timestamps, lease release, retention deadline."""
+    now = utcnow()
+    changes: dict[str, Any] = {"status": new.value, "updated_at": now}
+    if new in TERMINAL and new != S.EXPIRED:
+        changes.update(finished_at=now, lease_owner=None, lease_expires_at=None)
+        if settings.result_ttl_seconds:
+            changes["expires_at"] = now + timedelta(seconds=settings.result_ttl_seconds)
+    return {**changes, **values}
+
+
+def _after_terminal(session: Session, job: JobRow, settings: Settings) -> None:
     if job.parent_id:
         _maybe_finish_parent(session, job.parent_id, settings)
     if job.workflow_id:
@@ -327,6 +330,35 @@ def retry(session: Session, job: Job, settings: Settings) -> Job:
 
 
 # --- the worker's side ---------------------------------------------------------------------
+def succeed_leased(
+    session: Session,
+    job_id: str,
+    worker_id: str,
+    attempt: int,
+    settings: Settings,
+    *,
+    result: dict[str, Any],
+    outputs: list[str],
+) -> bool:
+    """Record a successful attempt in one fenced UPDATE; False when the lease was lost meanwhile."""
+    check_transition(S.RUNNING, S.SUCCEEDED)
+    values = {
+        "result": result,
+        "outputs": outputs,
+        "progress": 100.0,
+        "progress_message": None,
+        "error": None,
+    }
+    row = JobRepository(session).update_leased(
+        job_id, worker_id, attempt, _changes(S.SUCCEEDED, settings, values)
+    )
+    if row is None:
+        return False
+    emit(session, row, "job.completed")
+    _after_terminal(session, row, settings)
+    return True
+
+
 def succeed(
     session: Session,
     job: Job,

@@ -17,7 +17,7 @@ from mediaforge.errors import Conflict, MediaforgeError, NotFound
 from mediaforge.events import repository as events
 from mediaforge.jobs import service as jobs
 from mediaforge.jobs.models import Job
-from mediaforge.jobs.schemas import JobCreate
+from mediaforge.jobs.schemas import JobCreate, JobRow
 from mediaforge.jobs.states import TERMINAL, JobStatus
 from mediaforge.processors.registry import Registry, default_registry
 from mediaforge.workflows import dag
@@ -82,7 +82,7 @@ def submit(
     return wf
 
 
-def step_finished(session: Session, job: Job, *, settings: Settings) -> None:
+def step_finished(session: Session, job: JobRow, *, settings: Settings) -> None:
     """Called in the transaction that ended a step's job: start what became ready."""
     assert job.workflow_id is not None
     wf = get(session, job.workflow_id, None, for_update=True)  # serializes sibling steps
