@@ -145,16 +145,23 @@ class Worker:
     # --- claiming ------------------------------------------------------------------------
     def _claim_loop(self) -> None:
         poll = self.rt.settings.worker_poll_seconds if self.rt.db.dialect == "sqlite" else 1.0
+        woken = True
         while not self._stopping.is_set():
             try:
-                claimed = self._claim() if self._free else 0
+                claimed = self._claim() if self._free and self._may_have_work(woken) else 0
                 self._sweeper.maybe_run()
             except Exception:
                 log.exception("claim_failed", worker_id=self.id)
                 claimed = 0
                 time.sleep(1.0)
-            if not claimed or not self._free:
-                signals.wait(poll)
+            woken = signals.wait(poll) if not claimed or not self._free else True
+
+    def _may_have_work(self, woken: bool) -> bool:
+        """After a wake-up, yes; after a quiet poll on SQLite, ask a reader first (no write lock)."""
+        if woken or self.rt.db.dialect != "sqlite":
+            return True
+        with self.rt.db.session(read_only=True) as session:
+            return JobRepository(session).has_ready(self.queues, self.types, utcnow())
 
     def _claim(self) -> int:
         if not self.types:

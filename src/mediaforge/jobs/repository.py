@@ -111,6 +111,11 @@ class JobRepository:
         ).all()
         return {(queue, status): n for queue, status, n in rows}
 
+    def has_ready(self, queues: Sequence[str], types: Sequence[str], now: datetime) -> bool:
+        """Whether a claim could find anything (a read: no write lock on SQLite)."""
+        params = {"queues": list(queues), "types": list(types), "now": now, "limit": 1}
+        return self.session.execute(_CLAIM_PICK, params).first() is not None
+
     # --- the engine's writes -------------------------------------------------------------
     def claim(
         self,
