@@ -24,7 +24,7 @@ def append(
     workflow_id: str | None = None,
 ) -> None:
     """Write one event in the caller's transaction (a Core insert: no unit-of-work bookkeeping)."""
-    session.execute(
+    session.connection().execute(
         _INSERT,
         {
             "type": type,
@@ -41,7 +41,7 @@ def append_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Write several events in one statement (``rows`` hold Event column values)."""
     if rows:
         now = utcnow()
-        session.execute(_INSERT, [{"created_at": now, **row} for row in rows])
+        session.connection().execute(_INSERT, [{"created_at": now, **row} for row in rows])
 
 
 def since(

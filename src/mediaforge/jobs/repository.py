@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from mediaforge.clock import utcnow
 from mediaforge.jobs.models import Job
 from mediaforge.jobs.schemas import ChildrenSummary, JobRow
 from mediaforge.jobs.states import JobStatus
@@ -135,8 +137,9 @@ class JobRepository:
         postgres = self.session.get_bind().dialect.name == "postgresql"
         # Two statements, not UPDATE ... WHERE id IN (subquery): the planner may re-run a LIMITed
         # subquery per row, and a literal id list always reaches the rows by primary key.
+        conn = self.session.connection()  # Core on the connection: no ORM bookkeeping on the hot path
         ids = list(
-            self.session.scalars(
+            conn.scalars(
                 _CLAIM_PICK_PG if postgres else _CLAIM_PICK,
                 {"queues": list(queues), "types": list(types), "now": now, "limit": limit},
             )
@@ -149,7 +152,7 @@ class JobRepository:
             "now": now,
             "expires": now + timedelta(seconds=lease_seconds),
         }
-        claimed: list[JobRow] = list(self.session.execute(_CLAIM_LEASE, params))
+        claimed: list[JobRow] = list(conn.execute(_CLAIM_LEASE, params))
         claimed.sort(key=lambda j: (-j.priority, j.run_at, j.id))  # RETURNING keeps no order
         return claimed
 
@@ -161,18 +164,10 @@ class JobRepository:
         The attempt number fences a worker whose lease expired and whose job was re-leased.
         Returns the updated row, or None when the fence did not hold.
         """
-        stmt = (
-            update(_JOBS)
-            .where(
-                _JOBS.c.id == job_id,
-                _JOBS.c.status == R,
-                _JOBS.c.lease_owner == worker_id,
-                _JOBS.c.attempt == attempt,
-            )
-            .values(**{"updated_at": func.now(), **values})
-            .returning(*_JOBS.c)
-        )
-        return self.session.execute(stmt).first()
+        values = {"updated_at": utcnow(), **values}
+        params = {"k_id": job_id, "k_owner": worker_id, "k_attempt": attempt}
+        params.update({f"v_{name}": value for name, value in values.items()})
+        return self.session.connection().execute(_leased_update(tuple(sorted(values))), params).first()
 
     def heartbeat(
         self, worker_id: str, *, lease_seconds: float, now: datetime
@@ -251,3 +246,19 @@ _CLAIM_LEASE = (
     )
     .returning(*_JOBS.c)
 )
+
+
+@lru_cache(maxsize=64)
+def _leased_update(names: tuple[str, ...]) -> Update:
+    """A fenced UPDATE of ``names`` built once per column set (the worker's every write uses one)."""
+    return (
+        update(_JOBS)
+        .where(
+            _JOBS.c.id == bindparam("k_id"),
+            _JOBS.c.status == R,
+            _JOBS.c.lease_owner == bindparam("k_owner"),
+            _JOBS.c.attempt == bindparam("k_attempt"),
+        )
+        .values({name: bindparam(f"v_{name}", type_=_JOBS.c[name].type) for name in names})
+        .returning(*_JOBS.c)
+    )
