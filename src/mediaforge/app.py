@@ -1,11 +1,11 @@
-"""The ASGI application: every face on one port, plus the embedded worker when asked."""
+"""The ASGI application: every face on one port, and the background parts the server runs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from mediaforge import __version__
 from mediaforge.api import assets, jobs, system, workflows
@@ -19,17 +19,19 @@ from mediaforge.runtime import Runtime
 
 __all__ = ["create_app"]
 
+Background = Callable[[Runtime], AbstractAsyncContextManager[None]]
+"""Something the server runs for its lifetime (the embedded worker, the event hub, ...)."""
+
+ROUTERS: tuple[APIRouter, ...] = (assets.router, jobs.router, workflows.router, system.router)
+
 
 def create_app(
     settings: Settings | None = None, *, workers: int | None = 0, run_migrations: bool = True
 ) -> FastAPI:
     """Build the app. ``workers`` work processes run in-process (0 = API only, None = from settings)."""
     settings = settings or get_settings()
-    slots = (
-        (settings.embedded_workers if settings.embedded_workers is not None else settings.concurrency)
-        if workers is None
-        else workers
-    )
+    slots = settings.embedded_workers if settings.embedded_workers is not None else settings.concurrency
+    background: list[Background] = [_embedded_worker(slots if workers is None else workers)]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,17 +39,11 @@ def create_app(
             migrate(settings.database_url)
         runtime = Runtime.from_settings(settings)
         app.state.runtime = runtime
-        worker = Worker(runtime, concurrency=slots) if slots else None
-        if worker is not None:
-            worker.start()
-        else:
-            Sweeper(runtime).run()
-        try:
+        async with AsyncExitStack() as stack:
+            stack.callback(runtime.close)
+            for part in background:
+                await stack.enter_async_context(part(runtime))
             yield
-        finally:
-            if worker is not None:
-                worker.stop(drain_timeout=settings.cancel_grace_seconds)
-            runtime.close()
 
     app = FastAPI(
         title="mediaforge",
@@ -56,7 +52,24 @@ def create_app(
         description="Self-hostable AI media processing: assets, jobs, workflows. Native API under /v1.",
     )
     install_error_handlers(app)
-    for module in (assets, jobs, workflows, system):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(RequestContext)
     return app
+
+
+def _embedded_worker(slots: int) -> Background:
+    @asynccontextmanager
+    async def run(runtime: Runtime) -> AsyncIterator[None]:
+        if not slots:
+            Sweeper(runtime).run()
+            yield
+            return
+        worker = Worker(runtime, concurrency=slots)
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop(drain_timeout=runtime.settings.cancel_grace_seconds)
+
+    return run

@@ -1,17 +1,32 @@
-"""Outbox writes and reads; the event delivery issue builds its channels on these rows."""
+"""The outbox: events are written at commit time, in commit order, then announced.
+
+Rows appended during a unit of work are held on the session and inserted just before it commits.
+On PostgreSQL that insert takes a transaction-scoped advisory lock, so event ids are assigned in
+commit order: a reader that follows ids (SSE ``Last-Event-ID``, the webhook fan-out cursor) can
+never see id N+1 while N is still invisible. SQLite's single writer gives the same order. After the
+commit, the last id is announced: ``NOTIFY mediaforge_events`` on PostgreSQL and the in-process
+listeners registered with ``on_commit``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
 from mediaforge.clock import utcnow
+from mediaforge.db.engine import after_commit
 from mediaforge.events.models import Event
 
-__all__ = ["append", "append_many", "since"]
+__all__ = ["CHANNEL", "append", "on_commit", "since"]
+
+CHANNEL = "mediaforge_events"
+_PENDING = "mediaforge_outbox"
+_LOCK = 0x6D66_6576  # "mfev": the outbox's advisory lock key
+_INSERT = insert(Event).returning(Event.id, sort_by_parameter_order=True)
+_listeners: list[Callable[[int], None]] = []
 
 
 def append(
@@ -23,25 +38,20 @@ def append(
     job_id: str | None = None,
     workflow_id: str | None = None,
 ) -> None:
-    """Write one event in the caller's transaction (a Core insert: no unit-of-work bookkeeping)."""
-    session.connection().execute(
-        _INSERT,
-        {
-            "type": type,
-            "owner_id": owner_id,
-            "job_id": job_id,
-            "workflow_id": workflow_id,
-            "payload": payload,
-            "created_at": utcnow(),
-        },
-    )
+    """Add one event to the caller's unit of work; it is written when that commits."""
+    row = {
+        "type": type,
+        "owner_id": owner_id,
+        "job_id": job_id,
+        "workflow_id": workflow_id,
+        "payload": payload,
+    }
+    session.info.setdefault(_PENDING, []).append(row)
 
 
-def append_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Write several events in one statement (``rows`` hold Event column values)."""
-    if rows:
-        now = utcnow()
-        session.connection().execute(_INSERT, [{"created_at": now, **row} for row in rows])
+def on_commit(listener: Callable[[int], None]) -> None:
+    """Call ``listener(last_event_id)`` after every commit that wrote events (in this process)."""
+    _listeners.append(listener)
 
 
 def since(
@@ -64,4 +74,27 @@ def since(
     return list(session.scalars(query))
 
 
-_INSERT = insert(Event)
+@event.listens_for(Session, "before_commit")
+def _write_outbox(session: Session) -> None:
+    rows = session.info.pop(_PENDING, None)
+    if not rows:
+        return
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+    now = utcnow()
+    last = max(conn.scalars(_INSERT, [{**row, "created_at": now} for row in rows]))
+    if postgres:
+        conn.execute(text("SELECT pg_notify(:channel, :last)"), {"channel": CHANNEL, "last": str(last)})
+    after_commit(session, lambda: _announce(last))
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_outbox(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _announce(last: int) -> None:
+    for listener in _listeners:
+        listener(last)
