@@ -76,6 +76,29 @@ class Settings(BaseSettings):
         description="Work processes `serve` runs beside the API; None = worker_concurrency, 0 = none.",
     )
 
+    # --- events ------------------------------------------------------------------------------
+    bus_url: str = Field(
+        "",
+        description="Cross-process event fan-out: '' = PostgreSQL NOTIFY when the database is "
+        "PostgreSQL, else in-process; or redis://host:port/db, or memory://.",
+    )
+    sse_heartbeat_seconds: float = Field(15.0, gt=0)
+    sse_retry_ms: int = Field(2000, ge=0, description="The `retry:` hint sent to SSE clients.")
+    sse_max_connection_seconds: float = Field(3600.0, gt=0, description="Streams are closed after this.")
+    sse_queue_size: int = Field(
+        1000, ge=1, description="Events buffered per slow client before it is cut off."
+    )
+
+    # --- webhooks ----------------------------------------------------------------------------
+    webhook_timeout_seconds: float = Field(15.0, gt=0)
+    webhook_schedule: str = Field(
+        "0,5,300,1800,7200,18000,36000,36000", description="Seconds before each attempt (jittered)."
+    )
+    webhook_disable_after: int = Field(
+        50, ge=1, description="Consecutive failures that disable a subscription."
+    )
+    webhook_concurrency: int = Field(8, ge=1)
+
     # --- auth (replaced by accounts later; keys map to owners) ----------------------------------
     api_keys: str = Field("", description="owner:key pairs, comma-separated. Empty = single local owner.")
 

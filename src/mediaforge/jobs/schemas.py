@@ -47,7 +47,12 @@ class JobCreate(BaseModel):
     max_attempts: int | None = Field(None, ge=1, le=100)
     timeout_seconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)
     cancel_after_seconds: float | None = Field(None, gt=0, description="Cancel if not started by then.")
-    webhook_url: str | None = Field(None, max_length=2048)
+    webhook_url: str | None = Field(None, max_length=2048, description="POST this job's events here.")
+    webhook_events: list[str] | None = Field(
+        None,
+        max_length=50,
+        description="Event types for webhook_url (e.g. job.completed, job.*); all if null.",
+    )
     children: list[JobCreate] = Field(
         default_factory=list,
         max_length=10_000,

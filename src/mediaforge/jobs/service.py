@@ -173,7 +173,7 @@ def _new_job(
         params=dict(spec.params),
         inputs=list(spec.inputs),
         outputs=[],
-        meta=dict(spec.meta),
+        meta={**spec.meta, "webhook_events": spec.webhook_events} if spec.webhook_events else dict(spec.meta),
         queue=queue,
         priority=spec.priority,
         capabilities=[],
