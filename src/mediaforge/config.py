@@ -21,11 +21,7 @@ __all__ = ["Settings", "get_settings", "reset_settings"]
 class Settings(BaseSettings):
     """Every knob mediaforge reads, validated once at startup."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="MEDIAFORGE_",
-        env_file=os.environ.get("MEDIAFORGE_CONFIG_FILE"),
-        extra="ignore",
-    )
+    model_config = SettingsConfigDict(env_prefix="MEDIAFORGE_", extra="ignore")
 
     # --- local state -----------------------------------------------------------------------
     data_dir: Path = Field(Path("./var"), description="All local state (SQLite file, blobs) lives here.")
@@ -178,8 +174,8 @@ def _mask_url(url: str) -> str:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once: the environment, then ``MEDIAFORGE_CONFIG_FILE`` if set."""
+    return Settings(_env_file=os.environ.get("MEDIAFORGE_CONFIG_FILE"))
 
 
 def reset_settings() -> None:
