@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     worker_queues: str = "default"
     worker_capabilities: str = Field("cpu", description="Comma-separated capabilities this host offers.")
     worker_memory_limit_mb: int = Field(0, ge=0, description="Address-space ceiling per child; 0 = none.")
-    worker_poll_seconds: float = Field(0.05, gt=0, description="Idle poll when no notification arrives.")
+    worker_poll_seconds: float = Field(
+        0.01, gt=0, description="Idle poll on SQLite (a cheap read) when no notification can arrive."
+    )
     embedded_workers: int | None = Field(
         None,
         ge=0,
