@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, Update, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mediaforge.clock import utcnow
@@ -146,6 +146,10 @@ class JobRepository:
         )
         if not ids:
             return []
+        if postgres:
+            # A lease lost in a crash only sends the job back to the queue, and the fenced writes
+            # reject the old attempt: this commit need not wait for the disk.
+            conn.execute(_ASYNC_COMMIT)
         params = {
             "ids": ids,
             "owner": worker_id,
@@ -215,6 +219,7 @@ class JobRepository:
         return int(self.session.scalar(total) or 0)
 
 
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 _JOBS: Table = Job.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
 # The claim runs on every wake-up of every worker: its statements are built once, so each call
 # only binds values (no per-call statement construction or cache-key generation).
