@@ -24,7 +24,10 @@ from mediaforge.runtime import Runtime
 pytest_plugins = ["tests.s3server"]
 
 PG_ADMIN = os.environ.get("MEDIAFORGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-TABLES = "events, jobs, workflows, assets, workers"
+TABLES = (
+    "events, jobs, workflows, assets, workers, webhook_attempts, webhook_deliveries, webhook_subscriptions,"
+    " webhook_cursors"
+)
 
 
 def _pg_reachable() -> bool:

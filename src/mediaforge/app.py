@@ -8,21 +8,30 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from fastapi import APIRouter, FastAPI
 
 from mediaforge import __version__
-from mediaforge.api import assets, jobs, system, workflows
+from mediaforge.api import assets, events, jobs, subscriptions, system, workflows
 from mediaforge.api.errors import install_error_handlers
 from mediaforge.api.middleware import RequestContext
 from mediaforge.config import Settings, get_settings
 from mediaforge.db.migrate import migrate
 from mediaforge.engine.sweeper import Sweeper
 from mediaforge.engine.worker import Worker
+from mediaforge.events.hub import Hub
 from mediaforge.runtime import Runtime
+from mediaforge.webhooks.dispatcher import webhook_dispatcher
 
 __all__ = ["create_app"]
 
 Background = Callable[[Runtime], AbstractAsyncContextManager[None]]
 """Something the server runs for its lifetime (the embedded worker, the event hub, ...)."""
 
-ROUTERS: tuple[APIRouter, ...] = (assets.router, jobs.router, workflows.router, system.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    assets.router,
+    jobs.router,
+    events.router,
+    workflows.router,
+    subscriptions.router,
+    system.router,
+)
 
 
 def create_app(
@@ -31,7 +40,12 @@ def create_app(
     """Build the app. ``workers`` work processes run in-process (0 = API only, None = from settings)."""
     settings = settings or get_settings()
     slots = settings.embedded_workers if settings.embedded_workers is not None else settings.concurrency
-    background: list[Background] = [_embedded_worker(slots if workers is None else workers)]
+    hub = Hub(settings)
+    background: list[Background] = [
+        hub.run,
+        _embedded_worker(slots if workers is None else workers),
+        webhook_dispatcher,
+    ]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +66,7 @@ def create_app(
         description="Self-hostable AI media processing: assets, jobs, workflows. Native API under /v1.",
     )
     install_error_handlers(app)
+    app.state.hub = hub
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(RequestContext)

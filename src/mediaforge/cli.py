@@ -46,22 +46,28 @@ def worker(
     concurrency: Annotated[int | None, typer.Option(help="Work processes (default: CPU count).")] = None,
     name: Annotated[str | None, typer.Option(help="Worker id (default: host-pid-random).")] = None,
 ) -> None:
-    """Run a standalone worker against the configured database and storage; SIGTERM drains."""
+    """Run a standalone worker (and webhook dispatcher) against the configured database; SIGTERM drains."""
     from mediaforge.db.migrate import migrate
     from mediaforge.engine.worker import Worker
+    from mediaforge.events.bus import announcing
     from mediaforge.runtime import Runtime
+    from mediaforge.webhooks.dispatcher import Dispatcher
 
     settings = get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     migrate(settings.database_url)
     runtime = Runtime.from_settings(settings)
     w = Worker(runtime, concurrency=concurrency, name=name)
+    dispatcher = Dispatcher(runtime)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    w.start()
-    done.wait()
-    w.stop()
+    with announcing(settings):
+        w.start()
+        dispatcher.start()
+        done.wait()
+        w.stop()
+        dispatcher.stop()
     runtime.close()
 
 

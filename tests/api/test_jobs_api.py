@@ -313,3 +313,11 @@ def test_progress_is_reported_while_running(client: TestClient) -> None:
     assert midway["status"] == "running"
     assert 0 < midway["progress"] < 100
     assert (done["status"], done["progress"]) == ("succeeded", 100.0)
+
+
+def test_webhook_url_on_a_private_address_is_refused(api_only: TestClient) -> None:
+    """A job's webhook_url goes through the SSRF guard when the job is created."""
+    response = api_only.post(
+        "/v1/jobs", json={"type": "debug.noop", "webhook_url": "http://169.254.169.254/x"}
+    )
+    assert error_of(response) == (400, "url_blocked")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from mediaforge.errors import Unauthorized
 from mediaforge.runtime import Runtime
@@ -43,19 +44,26 @@ def get_read_session(rt: Rt) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(get_session)]
-ReadSession = Annotated[Session, Depends(get_read_session)]
+# scope="function": the unit of work commits before the response is sent, so a client that got a
+# 201 can read what it created from any process at once.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def get_principal(request: Request, rt: Rt) -> Principal:
     """``X-API-Key`` or ``Authorization: Bearer``; with no keys configured, one local owner."""
-    keys = rt.settings.owner_keys()
+    return principal_for(rt.settings.owner_keys(), request)
+
+
+def principal_for(keys: dict[str, str], conn: HTTPConnection, *, query_key: bool = False) -> Principal:
+    """The owner of the key this connection presents (``?api_key=`` too when ``query_key``)."""
     if not keys:
         return Principal(LOCAL_OWNER)
-    token = request.headers.get("x-api-key") or ""
-    auth = request.headers.get("authorization", "")
-    if not token and auth.lower().startswith("bearer "):
-        token = auth[7:].strip()
+    auth = conn.headers.get("authorization", "")
+    bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    token = (
+        conn.headers.get("x-api-key") or bearer or (conn.query_params.get("api_key", "") if query_key else "")
+    )
     for key, owner in keys.items():
         if token and hmac.compare_digest(token.encode(), key.encode()):
             return Principal(owner)

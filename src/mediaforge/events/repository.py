@@ -10,17 +10,17 @@ listeners registered with ``on_commit``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from mediaforge.clock import utcnow
 from mediaforge.db.engine import after_commit
 from mediaforge.events.models import Event
 
-__all__ = ["CHANNEL", "append", "on_commit", "since"]
+__all__ = ["CHANNEL", "append", "last_id", "off_commit", "on_commit", "since"]
 
 CHANNEL = "mediaforge_events"
 _PENDING = "mediaforge_outbox"
@@ -54,6 +54,17 @@ def on_commit(listener: Callable[[int], None]) -> None:
     _listeners.append(listener)
 
 
+def off_commit(listener: Callable[[int], None]) -> None:
+    """Stop calling ``listener`` (a no-op if it is not registered)."""
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def last_id(session: Session) -> int:
+    """The highest event id written so far (0 for none)."""
+    return int(session.scalar(select(func.max(Event.id))) or 0)
+
+
 def since(
     session: Session,
     *,
@@ -61,9 +72,14 @@ def since(
     owner_id: str | None = None,
     job_id: str | None = None,
     workflow_id: str | None = None,
+    job_ids: Collection[str] | None = None,
+    types: Collection[str] | None = None,
     limit: int = 1000,
 ) -> list[Event]:
-    """Events with id greater than ``after_id``, oldest first, optionally filtered."""
+    """Events with id greater than ``after_id``, oldest first, optionally filtered.
+
+    ``types`` holds exact names and ``prefix.*`` patterns (see ``events.types.matches``).
+    """
     query = select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit)
     if owner_id is not None:
         query = query.where(Event.owner_id == owner_id)
@@ -71,6 +87,12 @@ def since(
         query = query.where(Event.job_id == job_id)
     if workflow_id is not None:
         query = query.where(Event.workflow_id == workflow_id)
+    if job_ids is not None:
+        query = query.where(Event.job_id.in_(list(job_ids)))
+    if types is not None and "*" not in types:
+        exact = [t for t in types if not t.endswith(".*")]
+        prefixes = [t[:-1] for t in types if t.endswith(".*")]
+        query = query.where(or_(Event.type.in_(exact), *(Event.type.startswith(p) for p in prefixes)))
     return list(session.scalars(query))
 
 

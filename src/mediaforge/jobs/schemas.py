@@ -81,6 +81,7 @@ class JobView(BaseModel):
     priority: int
     attempt: int
     max_attempts: int
+    worker_id: str | None = Field(description="The worker holding the job's lease while it runs.")
     cancel_requested: bool
     idempotency_key: str | None
     meta: dict[str, Any]
@@ -112,6 +113,7 @@ class JobView(BaseModel):
             priority=job.priority,
             attempt=job.attempt,
             max_attempts=job.max_attempts,
+            worker_id=job.lease_owner,
             cancel_requested=job.cancel_requested,
             idempotency_key=job.idempotency_key,
             meta=job.meta,

@@ -24,6 +24,7 @@ from mediaforge.jobs.models import Job
 from mediaforge.jobs.repository import JobFilter, JobRepository
 from mediaforge.jobs.schemas import JobCreate, JobRow, JobView
 from mediaforge.jobs.states import TERMINAL, JobStatus, check_transition
+from mediaforge.net.guard import allowed_target
 from mediaforge.processors.base import ChildSpec
 from mediaforge.processors.registry import Registry
 
@@ -102,6 +103,8 @@ def create(
     repo = JobRepository(session)
     if spec.idempotency_key and (existing := repo.by_idempotency_key(owner_id, spec.idempotency_key)):
         return existing, False
+    if spec.webhook_url:
+        allowed_target(spec.webhook_url, settings.allow_hosts)  # refused now, not at every delivery
     if spec.children:
         job = _new_job(
             owner_id,
