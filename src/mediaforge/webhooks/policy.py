@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
+from mediaforge.events.types import matches
 from mediaforge.webhooks.states import DeliveryStatus
 
 __all__ = [
@@ -35,14 +36,7 @@ def valid_event_pattern(pattern: str) -> bool:
 
 def event_matches(patterns: Sequence[str] | None, event_type: str) -> bool:
     """Whether ``event_type`` passes the filter; ``None`` (no filter) passes everything."""
-    if patterns is None:
-        return True
-    for pattern in patterns:
-        if pattern == "*" or pattern == event_type:
-            return True
-        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
-            return True
-    return False
+    return patterns is None or any(matches(pattern, event_type) for pattern in patterns)
 
 
 def job_matches(job_ids: Sequence[str], job_id: str | None, workflow_id: str | None) -> bool:
