@@ -33,7 +33,6 @@ __all__ = [
     "ingest_file",
     "ingest_stream",
     "ingest_url",
-    "open_range",
     "sweep_expired",
 ]
 
@@ -181,10 +180,6 @@ def sweep_expired(session: Session, storage: Storage, limit: int = 500) -> int:
     for asset in expired:
         delete(session, storage, asset)
     return len(expired)
-
-
-def open_range(storage: Storage, asset: Asset, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    return storage.open(asset.storage_key, start=start, end=end)
 
 
 def _hashing(fh: BinaryIO, digest: hashlib._Hash) -> Iterator[bytes]:

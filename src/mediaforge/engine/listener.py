@@ -13,12 +13,14 @@ log = structlog.get_logger(__name__)
 
 
 class PgListener:
-    """A daemon thread that calls ``on_notify`` for every notification on ``channel``."""
+    """A daemon thread that calls ``on_notify(payload)`` for every notification on ``channel``."""
 
-    def __init__(self, url: str, channel: str, on_notify: Callable[[], None]) -> None:
+    def __init__(self, url: str, channel: str, on_notify: Callable[[str], None]) -> None:
         self._dsn = url.replace("postgresql+psycopg://", "postgresql://")
         self._channel = channel
         self._on_notify = on_notify
+        self.listening = threading.Event()
+        """Set while ``LISTEN`` is in place."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mf-listen", daemon=True)
 
@@ -36,9 +38,11 @@ class PgListener:
             try:
                 with psycopg.connect(self._dsn, autocommit=True) as conn:
                     conn.execute(f'LISTEN "{self._channel}"')
+                    self.listening.set()
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.2, stop_after=1):
-                            self._on_notify()
+                        for note in conn.notifies(timeout=0.2, stop_after=1):
+                            self._on_notify(note.payload)
             except Exception as exc:  # reconnect: the poll interval covers the gap
-                log.warning("listen_failed", error=str(exc))
+                self.listening.clear()
+                log.warning("listen_failed", channel=self._channel, error=str(exc))
                 self._stop.wait(1.0)

@@ -108,7 +108,9 @@ class Worker:
                 ),
             )
         if self.rt.db.dialect == "postgresql":
-            self._listener = PgListener(self.rt.settings.database_url, "mediaforge_jobs", signals.wake)
+            self._listener = PgListener(
+                self.rt.settings.database_url, "mediaforge_jobs", lambda _: signals.wake()
+            )
             self._listener.start()
         for index in range(self.concurrency):
             self._spawn(self._slot_loop, f"slot-{index}")

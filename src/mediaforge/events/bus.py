@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from mediaforge.engine.listener import PgListener
 from mediaforge.events.repository import CHANNEL, off_commit, on_commit
 
 if TYPE_CHECKING:
@@ -125,38 +126,20 @@ class PostgresBus(Bus):
 
     def __init__(self, database_url: str) -> None:
         super().__init__()
-        self._dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
-        self._listening = threading.Event()
-        self._daemon = _Daemon("mf-event-listen", self._run)
+        self._listener = PgListener(database_url, CHANNEL, lambda payload: self._received(int(payload)))
 
     def start(self) -> None:
-        self._daemon.start()
+        self._listener.start()
 
     def close(self) -> None:
-        self._daemon.join()
+        self._listener.stop()
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until ``LISTEN`` is in place (tests; a real reader also polls)."""
-        return self._listening.wait(timeout)
+        return self._listener.listening.wait(timeout)
 
     def _send(self, last_id: int) -> None:
         pass  # the outbox sent NOTIFY inside the transaction: it cannot announce an uncommitted id
-
-    def _run(self, stop: threading.Event) -> None:
-        import psycopg
-
-        while not stop.is_set():
-            try:
-                with psycopg.connect(self._dsn, autocommit=True) as conn:
-                    conn.execute(f'LISTEN "{CHANNEL}"')
-                    self._listening.set()
-                    while not stop.is_set():
-                        for note in conn.notifies(timeout=0.25):
-                            self._received(int(note.payload))
-            except Exception as exc:  # reconnect; readers poll meanwhile
-                self._listening.clear()
-                log.warning("event_listen_failed", bus=self.name, error=str(exc))
-                stop.wait(_RETRY_SECONDS)
 
 
 class RedisBus(Bus):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, Update, and_, bindparam, case, func, or_, select, text, update
+from sqlalchemy import Table, Update, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mediaforge.clock import utcnow
@@ -186,10 +186,6 @@ class JobRepository:
         )
         return [(row[0], row[1], row[2]) for row in self.session.execute(stmt)]
 
-    def cancel_requested_for(self, worker_id: str) -> list[str]:
-        query = select(Job.id).where(Job.lease_owner == worker_id, Job.status == R, Job.cancel_requested)
-        return list(self.session.scalars(query))
-
     # --- the sweeper's reads -------------------------------------------------------------
     def expired_leases(self, now: datetime, limit: int = 500) -> list[Job]:
         query = select(Job).where(Job.status == R, Job.lease_expires_at < now).limit(limit)
@@ -211,12 +207,6 @@ class JobRepository:
         if owner_id is not None:
             query = query.where(Job.owner_id == owner_id)
         return {status: n for status, n in self.session.execute(query).all()}
-
-    def running_on(self, worker_ids: Sequence[str]) -> int:
-        total = select(func.sum(case((Job.status == R, 1), else_=0))).where(
-            Job.lease_owner.in_(list(worker_ids))
-        )
-        return int(self.session.scalar(total) or 0)
 
 
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")

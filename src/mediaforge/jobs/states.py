@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["TERMINAL", "IllegalTransition", "JobStatus", "allowed_from", "check_transition"]
+__all__ = ["TERMINAL", "IllegalTransition", "JobStatus", "check_transition"]
 
 
 class JobStatus(StrEnum):
@@ -59,8 +59,3 @@ def check_transition(current: JobStatus, new: JobStatus) -> None:
     """Raise ``IllegalTransition`` unless ``current -> new`` is in the table."""
     if new not in _ALLOWED[current]:
         raise IllegalTransition(f"{current} -> {new}")
-
-
-def allowed_from(new: JobStatus) -> frozenset[JobStatus]:
-    """The states from which ``new`` may be entered (for guarded UPDATE ... WHERE status IN ...)."""
-    return frozenset(s for s, targets in _ALLOWED.items() if new in targets)

@@ -75,7 +75,7 @@ class Dispatcher:
         with _live_lock:
             _live.add(self)
         if self.rt.db.dialect == "postgresql":
-            self._listener = PgListener(self.rt.settings.database_url, events.CHANNEL, self.wake)
+            self._listener = PgListener(self.rt.settings.database_url, events.CHANNEL, lambda _: self.wake())
             self._listener.start()
         self._thread.start()
         log.info("webhooks_started", dispatcher_id=self.id, concurrency=self.concurrency)

@@ -41,10 +41,6 @@ def live(session: Session, now: datetime | None = None) -> list[Worker]:
     return list(session.scalars(query))
 
 
-def all_workers(session: Session, limit: int = 500) -> list[Worker]:
-    return list(session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(limit)))
-
-
 def any_can_run(session: Session, job_type: str, queue: str) -> bool:
     """Whether a live worker serves ``queue`` and can run ``job_type``."""
     return any(queue in w.queues and job_type in w.processors for w in live(session))
