@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## Create .venv and install mediaforge with dev extras
 
-serve: $(STAMP)  ## Run the API with embedded workers (SQLite + ./var)
-	$(BIN)/mediaforge serve
+serve: $(STAMP)  ## Run the API with embedded workers (SQLite + ./var; auth off, loopback only)
+	MEDIAFORGE_AUTH_DISABLED=$${MEDIAFORGE_AUTH_DISABLED:-true} $(BIN)/mediaforge serve
 
 lint: $(STAMP)  ## ruff check + format check
 	$(BIN)/ruff check src tests bench

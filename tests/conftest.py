@@ -26,7 +26,7 @@ pytest_plugins = ["tests.s3server"]
 PG_ADMIN = os.environ.get("MEDIAFORGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = (
     "events, jobs, workflows, assets, workers, webhook_attempts, webhook_deliveries, webhook_subscriptions,"
-    " webhook_cursors"
+    " webhook_cursors, accounts, credentials, auth_codes, credit_entries, billing_states"
 )
 
 
@@ -83,8 +83,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 
 def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
-    """Settings tuned for tests: short leases, fast sweeps, tiny backoffs."""
+    """Settings tuned for tests: short leases, fast sweeps, tiny backoffs; auth off unless overridden."""
     values: dict[str, Any] = {
+        "auth_disabled": True,
         "data_dir": data_dir,
         "database_url": database_url,
         "storage_url": (data_dir / "blobs").as_uri(),

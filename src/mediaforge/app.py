@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from fastapi import APIRouter, FastAPI
 
 from mediaforge import __version__
-from mediaforge.api import assets, events, jobs, subscriptions, system, workflows
+from mediaforge.api import accounts, assets, billing, credits, events, jobs, subscriptions, system, workflows
 from mediaforge.api.errors import install_error_handlers
 from mediaforge.api.middleware import RequestContext
 from mediaforge.config import Settings, get_settings
@@ -25,6 +25,9 @@ Background = Callable[[Runtime], AbstractAsyncContextManager[None]]
 """Something the server runs for its lifetime (the embedded worker, the event hub, ...)."""
 
 ROUTERS: tuple[APIRouter, ...] = (
+    accounts.router,
+    credits.router,
+    billing.router,
     assets.router,
     jobs.router,
     events.router,

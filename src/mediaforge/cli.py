@@ -1,16 +1,21 @@
-"""The ``mediaforge`` command: serve, worker, migrate, doctor."""
+"""The ``mediaforge`` command: serve, worker, migrate, doctor, accounts, keys."""
 
 from __future__ import annotations
 
 import json
 import signal
 import threading
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mediaforge.config import get_settings
 from mediaforge.logging import configure_logging
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["main"]
 
@@ -31,6 +36,11 @@ def serve(
     from mediaforge.app import create_app
 
     settings = get_settings()
+    try:
+        settings.check_bind(host)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, json=settings.log_json)
     uvicorn.run(
         create_app(settings, workers=workers),
@@ -106,6 +116,103 @@ def _print_report(report: dict[str, Any]) -> None:
         if not p["available"]:
             line += f"  ({p['reason']}; install: {p['install_hint']})"
         typer.echo(line)
+
+
+# --- accounts and keys ---------------------------------------------------------------------------
+accounts_cli = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+cli.add_typer(accounts_cli, name="accounts")
+cli.add_typer(keys_cli, name="keys")
+
+
+@contextmanager
+def _unit_of_work() -> Iterator[Session]:
+    """One committed transaction on the configured (migrated) database; errors exit 1 with a message."""
+    from mediaforge.db.engine import Database
+    from mediaforge.db.migrate import migrate
+    from mediaforge.errors import MediaforgeError
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            yield session
+    except MediaforgeError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+
+
+@accounts_cli.command("create")
+def accounts_create(
+    email: str,
+    password: Annotated[
+        str | None, typer.Option(envvar="MEDIAFORGE_NEW_PASSWORD", help="Login password (none = keys only).")
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Give the account the admin role.")] = False,
+    tier: Annotated[str, typer.Option(help="Credit tier.")] = "free",
+) -> None:
+    """Create an account; prints its id."""
+    from mediaforge.identity import service as identity
+
+    with _unit_of_work() as session:
+        account = identity.create_account(
+            session, email, password, role="admin" if admin else "user", tier=tier
+        )
+        typer.echo(account.id)
+
+
+@keys_cli.command("create")
+def keys_create(
+    owner: Annotated[str, typer.Option("--owner", help="Email of the account the key acts for.")],
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
+    scopes: Annotated[str, typer.Option(help="Comma-separated scopes.")] = "*",
+) -> None:
+    """Create an API key; the secret is printed alone on the last line (it is never shown again)."""
+    from mediaforge.identity import service as identity
+    from mediaforge.identity.principal import check_scopes
+
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+    try:
+        check_scopes(wanted)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with _unit_of_work() as session:
+        account = identity.find_account(session, email=owner)
+        issued = identity.issue(session, account, "api_key", name=name, scopes=wanted)
+        typer.echo(f"key {issued.credential.id} ({issued.credential.prefix}) for {owner}, scopes {wanted}")
+        typer.echo(issued.token)
+
+
+@keys_cli.command("list")
+def keys_list(
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this account's keys.")] = None,
+) -> None:
+    """List API keys (never their secrets)."""
+    from mediaforge.identity import service as identity
+
+    with _unit_of_work() as session:
+        account_id = identity.find_account(session, email=owner).id if owner else None
+        typer.echo("id\tprefix\tname\taccount\tscopes\tcreated\tlast_used\trevoked")
+        for key in identity.list_credentials(session, account_id):
+            fields = (key.id, key.prefix, key.name, key.account_id, ",".join(key.scopes))
+            times = (key.created_at, key.last_used_at, key.revoked_at)
+            typer.echo(
+                "\t".join([*map(str, fields), *(f"{t:%Y-%m-%dT%H:%M:%SZ}" if t else "-" for t in times)])
+            )
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by id; it stops working at once."""
+    from mediaforge.identity import service as identity
+
+    with _unit_of_work() as session:
+        identity.revoke(identity.get_credential(session, key_id, None))
+        typer.echo(f"revoked {key_id}")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ exactly one environment variable. ``MEDIAFORGE_CONFIG_FILE`` may point at a ``.e
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -97,8 +98,49 @@ class Settings(BaseSettings):
     )
     webhook_concurrency: int = Field(8, ge=1)
 
-    # --- auth (replaced by accounts later; keys map to owners) ----------------------------------
-    api_keys: str = Field("", description="owner:key pairs, comma-separated. Empty = single local owner.")
+    # --- identity ----------------------------------------------------------------------------
+    auth_disabled: bool = Field(
+        False,
+        description="Local development only: every caller is the local admin. Refused unless the server "
+        "binds a loopback address.",
+    )
+    signup_open: bool = Field(True, description="Anyone may create an account with POST /v1/accounts.")
+    session_ttl_seconds: int = Field(30 * 24 * 3600, gt=0)
+    guest_ttl_seconds: int = Field(30 * 24 * 3600, gt=0)
+    device_code_ttl_seconds: int = Field(900, gt=0)
+    device_poll_seconds: int = Field(5, ge=1, description="The polling interval told to device clients.")
+    pairing_code_ttl_seconds: int = Field(900, gt=0)
+
+    # --- rate limits -------------------------------------------------------------------------
+    rate_limit_storage: str = Field(
+        "", description="'' = in memory (one node); redis://host:port/db to share limits across nodes."
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per-route overrides as JSON, e.g. {"auth.login": "5/minute", "api": "1000/minute"}; '
+        '"" turns one off.',
+    )
+
+    # --- credits -----------------------------------------------------------------------------
+    credit_daily: dict[str, int] = Field(
+        default_factory=lambda: {"guest": 20, "free": 50},
+        description="Tiers reset to this balance every day at midnight UTC.",
+    )
+    credit_plans: dict[str, int] = Field(
+        default_factory=lambda: {"pro": 1000, "business": 10000},
+        description="Paid tiers: credits granted each billing period.",
+    )
+    credit_costs: dict[str, int] = Field(
+        default_factory=dict, description="Credits per operation (a job type or a face's operation)."
+    )
+    credit_default_cost: int = Field(0, ge=0, description="Cost of an operation not in credit_costs.")
+
+    # --- payments ----------------------------------------------------------------------------
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_prices: dict[str, str] = Field(
+        default_factory=dict, description="Stripe price id -> the paid tier it buys."
+    )
 
     # --- logging -----------------------------------------------------------------------------
     log_level: str = "INFO"
@@ -137,10 +179,21 @@ class Settings(BaseSettings):
     def concurrency(self) -> int:
         return self.worker_concurrency or (os.cpu_count() or 1)
 
-    def owner_keys(self) -> dict[str, str]:
-        """Map API key -> owner id from ``api_keys``."""
-        pairs = (p.split(":", 1) for p in self.api_keys.split(",") if ":" in p)
-        return {key.strip(): owner.strip() for owner, key in pairs}
+    def check_bind(self, host: str) -> None:
+        """Refuse ``auth_disabled`` unless the server listens on loopback only."""
+        if self.auth_disabled and not _is_loopback(host):
+            raise ValueError(
+                f"MEDIAFORGE_AUTH_DISABLED=true is for local development and is refused when binding {host}; "
+                "bind 127.0.0.1 or turn auth on"
+            )
+
+    @property
+    def payments_configured(self) -> bool:
+        return self.stripe_secret_key is not None and self.stripe_webhook_secret is not None
+
+    def cost(self, operation: str) -> int:
+        """Credits one ``operation`` costs."""
+        return self.credit_costs.get(operation, self.credit_default_cost)
 
     def signing_key(self) -> bytes:
         """The HMAC key for signed URLs, created once under data_dir when not configured."""
@@ -161,8 +214,16 @@ class Settings(BaseSettings):
             if isinstance(getattr(self, name), SecretStr) and value:
                 out[name] = "**********"
         out["database_url"] = _mask_url(self.database_url)
-        out["api_keys"] = ",".join(f"{o}:***" for o in self.owner_keys().values())
         return out
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _mask_url(url: str) -> str:

@@ -4,7 +4,8 @@ Every expected failure is a ``MediaforgeError`` that knows its HTTP status, a st
 and a public message. One handler per face renders the envelope; nothing expected is ever a 500.
 
 * MediaforgeError
-  - BadRequest (400)            - Unauthorized (401)        - Forbidden (403)
+  - BadRequest (400)            - Unauthorized (401)        - PaymentRequired (402)
+  - Forbidden (403)
   - NotFound (404)              - Conflict (409)            - PayloadTooLarge (413)
   - UnsupportedMedia (415)      - ValidationFailed (422)    - RateLimited (429)
   - Unavailable (503)
@@ -21,6 +22,7 @@ __all__ = [
     "MediaforgeError",
     "NotFound",
     "PayloadTooLarge",
+    "PaymentRequired",
     "RateLimited",
     "Unauthorized",
     "Unavailable",
@@ -35,12 +37,20 @@ class MediaforgeError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code  # type: ignore[misc]  # instance override of the class default
         self.details = details
+        self.headers = headers or {}
 
 
 class BadRequest(MediaforgeError):
@@ -51,6 +61,11 @@ class BadRequest(MediaforgeError):
 class Unauthorized(MediaforgeError):
     status = 401
     code = "unauthorized"
+
+
+class PaymentRequired(MediaforgeError):
+    status = 402
+    code = "payment_required"
 
 
 class Forbidden(MediaforgeError):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Header, Request, Response, UploadFile, stat
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from mediaforge.api.deps import DbSession, ReadSession, Rt, Who
+from mediaforge.api.deps import Caller, DbSession, Principal, ReadSession, Rt
 from mediaforge.assets import service as assets
 from mediaforge.assets.models import Asset
 from mediaforge.errors import BadRequest, PayloadTooLarge
@@ -20,6 +20,8 @@ from mediaforge.media.sniff import SNIFF_BYTES, sniff
 from mediaforge.storage.signing import verify
 
 router = APIRouter(tags=["assets"])
+Reader = Annotated[Principal, Caller("assets:read")]
+Writer = Annotated[Principal, Caller("assets:write")]
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -68,7 +70,7 @@ def upload_asset(
     file: Annotated[UploadFile, File()],
     session: DbSession,
     rt: Rt,
-    who: Who,
+    who: Writer,
     content_length: Annotated[int | None, Header()] = None,
 ) -> AssetView:
     """Upload one file (multipart field ``file``)."""
@@ -81,7 +83,7 @@ def upload_asset(
 
 
 @router.post("/v1/assets/from-url", status_code=status.HTTP_201_CREATED, response_model=AssetView)
-def upload_from_url(body: FromUrl, session: DbSession, rt: Rt, who: Who) -> AssetView:
+def upload_from_url(body: FromUrl, session: DbSession, rt: Rt, who: Writer) -> AssetView:
     """Fetch a URL (public addresses only, unless allow-listed) and store it."""
     asset = assets.ingest_url(
         session, rt.storage, rt.settings, owner_id=who.owner_id, url=body.url, filename=body.filename
@@ -90,22 +92,22 @@ def upload_from_url(body: FromUrl, session: DbSession, rt: Rt, who: Who) -> Asse
 
 
 @router.get("/v1/assets/{asset_id}", response_model=AssetView)
-def get_asset(asset_id: str, session: ReadSession, rt: Rt, who: Who) -> AssetView:
-    return AssetView.of(assets.get(session, asset_id, who.owner_id), rt)
+def get_asset(asset_id: str, session: ReadSession, rt: Rt, who: Reader) -> AssetView:
+    return AssetView.of(assets.get(session, asset_id, who.sees), rt)
 
 
 @router.get("/v1/assets/{asset_id}/content")
-def asset_content(asset_id: str, request: Request, session: ReadSession, rt: Rt, who: Who) -> Response:
+def asset_content(asset_id: str, request: Request, session: ReadSession, rt: Rt, who: Reader) -> Response:
     """The bytes, streamed, with ``Range`` support and a download filename."""
-    asset = assets.get(session, asset_id, who.owner_id)
+    asset = assets.get(session, asset_id, who.sees)
     return stream_blob(
         rt, asset.storage_key, asset.size, asset.content_type, asset.filename, request.headers.get("range")
     )
 
 
 @router.delete("/v1/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_asset(asset_id: str, session: DbSession, rt: Rt, who: Who) -> Response:
-    assets.delete(session, rt.storage, assets.get(session, asset_id, who.owner_id))
+def delete_asset(asset_id: str, session: DbSession, rt: Rt, who: Writer) -> Response:
+    assets.delete(session, rt.storage, assets.get(session, asset_id, who.sees))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

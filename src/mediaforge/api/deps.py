@@ -1,32 +1,40 @@
-"""Request dependencies: the runtime, a unit of work, and who is calling."""
+"""Request dependencies: the runtime, a unit of work, and who is calling.
+
+One auth path for every face: ``X-API-Key``, ``Authorization: Bearer`` (an API key, a session, device,
+guest or worker token), ``X-Session-Token`` (a guest), and on streams ``?token=`` / ``?api_key=``
+(browsers' EventSource cannot send headers). Routes name the scope they need: ``Caller("jobs:write")``.
+"""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import SecurityScopes
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
-from mediaforge.errors import Unauthorized
+from mediaforge.clock import utcnow
+from mediaforge.errors import Forbidden, Unauthorized
+from mediaforge.identity import service as identity
+from mediaforge.identity.principal import LOCAL, Principal
 from mediaforge.runtime import Runtime
 
-__all__ = ["DbSession", "Principal", "ReadSession", "Rt", "Who"]
+__all__ = [
+    "Caller",
+    "DbSession",
+    "Principal",
+    "ReadSession",
+    "Rt",
+    "authenticate",
+    "client_ip",
+    "presented_token",
+    "require",
+]
 
-LOCAL_OWNER = "local"
 
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller; every query is scoped by ``owner_id``."""
-
-    owner_id: str
-
-
-def get_runtime(request: Request) -> Runtime:
+def get_runtime(request: HTTPConnection) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -50,24 +58,62 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
-def get_principal(request: Request, rt: Rt) -> Principal:
-    """``X-API-Key`` or ``Authorization: Bearer``; with no keys configured, one local owner."""
-    return principal_for(rt.settings.owner_keys(), request)
+def client_ip(conn: HTTPConnection) -> str:
+    """The peer address (behind a proxy, uvicorn's ``--forwarded-allow-ips`` makes it the client's)."""
+    return conn.client.host if conn.client else "unknown"
 
 
-def principal_for(keys: dict[str, str], conn: HTTPConnection, *, query_key: bool = False) -> Principal:
-    """The owner of the key this connection presents (``?api_key=`` too when ``query_key``)."""
-    if not keys:
-        return Principal(LOCAL_OWNER)
+def presented_token(conn: HTTPConnection, *, query: bool = False) -> str:
+    """The credential this connection presents, or ''."""
     auth = conn.headers.get("authorization", "")
-    bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-    token = (
-        conn.headers.get("x-api-key") or bearer or (conn.query_params.get("api_key", "") if query_key else "")
-    )
-    for key, owner in keys.items():
-        if token and hmac.compare_digest(token.encode(), key.encode()):
-            return Principal(owner)
-    raise Unauthorized("a valid API key is required (X-API-Key or Authorization: Bearer)")
+    bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    token = conn.headers.get("x-api-key") or bearer or conn.headers.get("x-session-token", "")
+    if not token and query:
+        token = conn.query_params.get("token") or conn.query_params.get("api_key") or ""
+    return token.strip()
 
 
-Who = Annotated[Principal, Depends(get_principal)]
+def authenticate(rt: Runtime, conn: HTTPConnection, *, query: bool = False) -> Principal | None:
+    """The principal behind the presented credential; None when none was presented; 401 when invalid."""
+    if rt.settings.auth_disabled:
+        return LOCAL
+    token = presented_token(conn, query=query)
+    if not token:
+        return None
+    with rt.db.session(read_only=True) as session:
+        found = identity.resolve(session, token)
+        if found is None:
+            raise Unauthorized("the credential is invalid, expired or revoked", code="invalid_credentials")
+        credential, account = found
+        caller = identity.principal(credential, account)
+        now = utcnow()
+        stale = identity.needs_touch(credential, now)
+    if stale:
+        with rt.db.session() as session:
+            identity.touch(session, credential.id, now)
+    rt.limiter.hit("api", credential.id)
+    return caller
+
+
+def require(conn: HTTPConnection, scopes: list[str], *, query: bool = False) -> Principal:
+    """The authenticated caller holding every one of ``scopes`` (401 / 403 otherwise)."""
+    caller = authenticate(get_runtime(conn), conn, query=query)
+    if caller is None:
+        raise Unauthorized("authentication required: X-API-Key or Authorization: Bearer")
+    for scope in scopes:
+        if not caller.allows(scope):
+            raise Forbidden(f"this credential lacks the {scope!r} scope", code="insufficient_scope")
+    return caller
+
+
+def _caller(security_scopes: SecurityScopes, request: Request) -> Principal:
+    return require(request, security_scopes.scopes)
+
+
+def _stream_caller(security_scopes: SecurityScopes, conn: HTTPConnection) -> Principal:
+    return require(conn, security_scopes.scopes, query=True)
+
+
+def Caller(*scopes: str, query: bool = False) -> Any:
+    """``who: Annotated[Principal, Caller("jobs:write")]``: authenticated, with these scopes."""
+    return Security(_stream_caller if query else _caller, scopes=list(scopes))

@@ -24,12 +24,14 @@ _HTTP_CODES = {
 }
 
 
-def envelope(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+def envelope(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     body: dict[str, Any] = {"error": {"code": code, "message": message}, "request_id": request_id}
     if details is not None:
         body["error"]["details"] = details
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -37,7 +39,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MediaforgeError)
     async def _expected(request: Request, exc: MediaforgeError) -> JSONResponse:
-        return envelope(exc.status, exc.code, exc.message, exc.details)
+        return envelope(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect
 
-from mediaforge.api.deps import Principal, Rt, principal_for
+from mediaforge.api.deps import Caller, Principal, Rt, require
 from mediaforge.config import Settings
-from mediaforge.errors import BadRequest, Unauthorized
+from mediaforge.errors import BadRequest, MediaforgeError
 from mediaforge.events import repository as events
 from mediaforge.events.hub import CutOff, Feed, Filter, Hub
 from mediaforge.events.types import TERMINAL_JOB_EVENTS, EventType
@@ -44,14 +44,9 @@ def get_hub(conn: HTTPConnection) -> Hub:
     return hub
 
 
-def get_stream_principal(conn: HTTPConnection) -> Principal:
-    """Like ``deps.Who``, and also ``?api_key=`` (EventSource and browser websockets send no headers)."""
-    runtime: Runtime = conn.app.state.runtime
-    return principal_for(runtime.settings.owner_keys(), conn, query_key=True)
-
-
 HubDep = Annotated[Hub, Depends(get_hub)]
-Caller = Annotated[Principal, Depends(get_stream_principal)]
+Watcher = Annotated[Principal, Caller("events:read", query=True)]
+"""Also ``?token=`` / ``?api_key=``: EventSource and browser websockets send no headers."""
 JobIds = Annotated[list[str] | None, Query(alias="job_id", description="Only these jobs (repeatable).")]
 Types = Annotated[
     str | None, Query(description="Comma-separated event types; `job.*` and `workflow.*` match a family.")
@@ -64,7 +59,7 @@ ResumeHeader = Annotated[str | None, Header(alias="Last-Event-ID", include_in_sc
 async def stream_events(
     rt: Rt,
     hub: HubDep,
-    who: Caller,
+    who: Watcher,
     job_id: JobIds = None,
     workflow_id: str | None = None,
     types: Types = None,
@@ -85,7 +80,7 @@ async def stream_job_events(
     job_id: str,
     rt: Rt,
     hub: HubDep,
-    who: Caller,
+    who: Watcher,
     last_event_id: ResumeQuery = None,
     last_event_id_header: ResumeHeader = None,
 ) -> Response:
@@ -95,7 +90,7 @@ async def stream_job_events(
     ``EventSource`` to stop reconnecting.
     """
     after = _resume_point(last_event_id_header, last_event_id) or 0
-    if await run_in_threadpool(_ended_and_told, rt, job_id, who.owner_id, after):
+    if await run_in_threadpool(_ended_and_told, rt, job_id, who.sees, after):
         return Response(status_code=204, headers=_STREAM_HEADERS)
     feed = hub.follow(Filter(who.owner_id, job_ids=frozenset({job_id})), after_id=after)
     return _sse(_frames(feed, rt.settings, until_terminal=True))
@@ -115,8 +110,8 @@ async def events_socket(
     1000 after the maximum connection lifetime.
     """
     try:
-        flt = _filter(get_stream_principal(ws), job_id, workflow_id, types)
-    except (Unauthorized, BadRequest) as exc:
+        flt = _filter(require(ws, ["events:read"], query=True), job_id, workflow_id, types)
+    except MediaforgeError as exc:
         await ws.close(code=1008, reason=exc.message[:120])
         return
     runtime: Runtime = ws.app.state.runtime
@@ -157,7 +152,7 @@ def _resume_point(header: str | None, query: int | None) -> int | None:
     return value
 
 
-def _ended_and_told(rt: Runtime, job_id: str, owner_id: str, after: int) -> bool:
+def _ended_and_told(rt: Runtime, job_id: str, owner_id: str | None, after: int) -> bool:
     """404 for an unknown or foreign job; True when it has ended and nothing follows ``after``."""
     with rt.db.session(read_only=True) as session:
         job = jobs.get(session, job_id, owner_id)

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from mediaforge.api.deps import DbSession, ReadSession, Rt, Who
+from mediaforge.api.deps import Caller, DbSession, Principal, ReadSession, Rt
+from mediaforge.credits.ledger import charge_for
 from mediaforge.errors import BadRequest
 from mediaforge.jobs import service as jobs
 from mediaforge.jobs.repository import JobFilter, JobRepository
@@ -20,6 +21,8 @@ from mediaforge.jobs.schemas import JobCreate, JobView
 from mediaforge.jobs.states import TERMINAL, JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+Reader = Annotated[Principal, Caller("jobs:read")]
+Writer = Annotated[Principal, Caller("jobs:write")]
 
 
 class JobPage(BaseModel):
@@ -34,7 +37,7 @@ def create_job(
     body: JobCreate,
     session: DbSession,
     rt: Rt,
-    who: Who,
+    who: Writer,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobView:
@@ -44,13 +47,15 @@ def create_job(
     job, created = jobs.create(session, who.owner_id, body, registry=rt.registry, settings=rt.settings)
     if not created:
         response.status_code = status.HTTP_200_OK
+    else:
+        charge_for(session, rt.settings, who, [(job.id, job.type)])
     return jobs.view(session, job)
 
 
 @router.get("", response_model=JobPage)
 def list_jobs(
     session: ReadSession,
-    who: Who,
+    who: Reader,
     status_: Annotated[list[JobStatus] | None, Query(alias="status")] = None,
     type: str | None = None,
     parent_id: str | None = None,
@@ -67,7 +72,7 @@ def list_jobs(
         workflow_id=workflow_id,
         queue=queue,
     )
-    rows = JobRepository(session).page(who.owner_id, flt, limit=limit + 1, before=_decode(cursor))
+    rows = JobRepository(session).page(who.sees, flt, limit=limit + 1, before=_decode(cursor))
     page = rows[:limit]
     more = len(rows) > limit
     return JobPage(
@@ -80,36 +85,36 @@ def list_jobs(
 async def get_job(
     job_id: str,
     rt: Rt,
-    who: Who,
+    who: Reader,
     wait: Annotated[float, Query(ge=0, le=60)] = 0,
 ) -> JobView:
     """The job; with ``wait=N`` the answer comes once it finishes, or after N seconds with its state."""
     deadline = time.monotonic() + wait
     pause = 0.02
     while True:
-        view = await run_in_threadpool(_read, rt, job_id, who.owner_id)
+        view = await run_in_threadpool(_read, rt, job_id, who.sees)
         if JobStatus(view.status) in TERMINAL or time.monotonic() >= deadline:
             return view
         await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, 0.25)
 
 
-def _read(rt: Rt, job_id: str, owner_id: str) -> JobView:
+def _read(rt: Rt, job_id: str, owner_id: str | None) -> JobView:
     with rt.db.session(read_only=True) as session:
         return jobs.view(session, jobs.get(session, job_id, owner_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobView)
-def cancel_job(job_id: str, session: DbSession, rt: Rt, who: Who) -> JobView:
+def cancel_job(job_id: str, session: DbSession, rt: Rt, who: Writer) -> JobView:
     """Cancel: queued and waiting jobs at once, running ones cooperatively then by force."""
-    job = jobs.cancel(session, jobs.get(session, job_id, who.owner_id), rt.settings)
+    job = jobs.cancel(session, jobs.get(session, job_id, who.sees), rt.settings)
     return jobs.view(session, job)
 
 
 @router.post("/{job_id}/retry", response_model=JobView)
-def retry_job(job_id: str, session: DbSession, rt: Rt, who: Who) -> JobView:
+def retry_job(job_id: str, session: DbSession, rt: Rt, who: Writer) -> JobView:
     """Queue a failed or cancelled job again, under the same id."""
-    job = jobs.retry(session, jobs.get(session, job_id, who.owner_id), rt.settings)
+    job = jobs.retry(session, jobs.get(session, job_id, who.sees), rt.settings)
     return jobs.view(session, job)
 
 

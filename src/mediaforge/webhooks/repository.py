@@ -51,15 +51,14 @@ class WebhookRepository:
         return self.session.scalars(query).first()
 
     def subscriptions_page(
-        self, owner_id: str, *, limit: int, before: tuple[datetime, str] | None = None
+        self, owner_id: str | None, *, limit: int, before: tuple[datetime, str] | None = None
     ) -> list[Subscription]:
-        """Newest first, keyset-paginated on (created_at, id)."""
+        """Newest first, keyset-paginated on (created_at, id); ``owner_id`` None = every owner's."""
         query = (
-            select(Subscription)
-            .where(Subscription.owner_id == owner_id)
-            .order_by(Subscription.created_at.desc(), Subscription.id.desc())
-            .limit(limit)
+            select(Subscription).order_by(Subscription.created_at.desc(), Subscription.id.desc()).limit(limit)
         )
+        if owner_id is not None:
+            query = query.where(Subscription.owner_id == owner_id)
         if before is not None:
             created, sub_id = before
             query = query.where(
@@ -177,7 +176,7 @@ class WebhookRepository:
 
     def deliveries_page(
         self,
-        owner_id: str,
+        owner_id: str | None,
         *,
         subscription_id: str | None = None,
         job_id: str | None = None,
@@ -185,13 +184,10 @@ class WebhookRepository:
         limit: int,
         before: tuple[datetime, str] | None = None,
     ) -> list[Delivery]:
-        """Newest first, keyset-paginated on (created_at, id)."""
-        query = (
-            select(Delivery)
-            .where(Delivery.owner_id == owner_id)
-            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
-            .limit(limit)
-        )
+        """Newest first, keyset-paginated on (created_at, id); ``owner_id`` None = every owner's."""
+        query = select(Delivery).order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit)
+        if owner_id is not None:
+            query = query.where(Delivery.owner_id == owner_id)
         if subscription_id is not None:
             query = query.where(Delivery.subscription_id == subscription_id)
         if job_id is not None:

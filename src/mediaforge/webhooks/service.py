@@ -64,8 +64,8 @@ class DeliveryNotFound(NotFound):
 
 
 # --- subscriptions -------------------------------------------------------------------------
-def get(session: Session, subscription_id: str, owner_id: str) -> Subscription:
-    """The owner's subscription; another owner's is a 404."""
+def get(session: Session, subscription_id: str, owner_id: str | None) -> Subscription:
+    """The owner's subscription (None = any owner's); another owner's is a 404."""
     sub = WebhookRepository(session).subscription(subscription_id, owner_id=owner_id)
     if sub is None:
         raise SubscriptionNotFound(f"subscription {subscription_id} not found")
@@ -203,7 +203,7 @@ def signing_secrets(sub: Subscription, now: datetime) -> list[str]:
 
 
 # --- deliveries ----------------------------------------------------------------------------
-def get_delivery(session: Session, delivery_id: str, owner_id: str) -> Delivery:
+def get_delivery(session: Session, delivery_id: str, owner_id: str | None) -> Delivery:
     delivery = WebhookRepository(session).delivery(delivery_id, owner_id=owner_id)
     if delivery is None:
         raise DeliveryNotFound(f"delivery {delivery_id} not found")
