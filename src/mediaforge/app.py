@@ -17,6 +17,7 @@ from mediaforge.engine.sweeper import Sweeper
 from mediaforge.engine.worker import Worker
 from mediaforge.events.hub import Hub
 from mediaforge.runtime import Runtime
+from mediaforge.scheduler import scheduler
 from mediaforge.webhooks.dispatcher import webhook_dispatcher
 
 __all__ = ["create_app"]
@@ -48,6 +49,7 @@ def create_app(
         hub.run,
         _embedded_worker(slots if workers is None else workers),
         webhook_dispatcher,
+        scheduler,
     ]
 
     @asynccontextmanager

@@ -109,9 +109,10 @@ def entries(
 
 
 @router.post("/v1/admin/accounts/{account_id}/credits", response_model=EntryView, status_code=201)
-def grant(account_id: str, body: GrantBody, session: DbSession, who: Admin) -> CreditEntry | None:
+def grant(account_id: str, body: GrantBody, session: DbSession, rt: Rt, who: Admin) -> CreditEntry | None:
     identity.find_account(session, account_id=account_id)
-    return ledger.grant(session, account_id, body.amount, reason=f"{body.reason} (by {who.account_id})")
+    reason = f"{body.reason} (by {who.account_id})"
+    return ledger.grant(session, rt.settings, account_id, body.amount, reason=reason)
 
 
 @router.patch("/v1/admin/accounts/{account_id}", response_model=AccountView)

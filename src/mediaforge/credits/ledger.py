@@ -89,10 +89,19 @@ def charge_for(
 
 
 def grant(
-    session: Session, account_id: str, amount: int, *, reason: str, period: str | None = None
+    session: Session,
+    settings: Settings,
+    account_id: str,
+    amount: int,
+    *,
+    reason: str,
+    period: str | None = None,
 ) -> CreditEntry | None:
-    """Add credits; with ``period`` at most once per account and period (None when already given)."""
-    _locked(session, account_id)
+    """Add credits; with ``period`` at most once per account and period (None when already given).
+
+    Today's reset of a daily tier is settled first, or it would wipe the grant on its next read.
+    """
+    _ensure_reset(session, settings, _locked(session, account_id), utcnow().date())
     if period is not None and _has_period(session, account_id, period):
         return None
     return _append(session, account_id, "grant", amount, reason=reason, period=period)

@@ -117,11 +117,9 @@ def _invoice_paid(session: Session, settings: Settings, kind: str, obj: Mapping[
     if not credits:
         log.warning("stripe_invoice_without_plan", invoice_id=invoice_id, account_id=account.id, plan=plan)
         return False
-    # Settle today's reset first: a daily tier (the invoice may beat the subscription event here) would
-    # otherwise reset the balance, grant included, on its next read today.
-    ledger.current(session, settings, account.id)
     ledger.grant(
         session,
+        settings,
         account.id,
         credits,
         reason=f"{plan} plan, invoice {invoice_id}",
