@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from tests.accounts import Tenant, make_tenant
 from tests.conftest import make_settings
 
+from mediaforge.api.deps import GuestOrCaller
 from mediaforge.app import create_app
 from mediaforge.config import Settings
 
@@ -259,3 +261,23 @@ def test_auth_disabled_is_refused_on_a_public_bind(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="refused"):
             settings.check_bind(host)
     Settings(data_dir=tmp_path).check_bind("0.0.0.0")
+
+
+def test_first_anonymous_use_issues_a_guest_token(auth_settings: Settings) -> None:
+    """A face route taking GuestOrCaller: no credential -> a new guest and X-Session-Token; resent -> same."""
+    router = APIRouter()
+
+    @router.get("/whoami")
+    def whoami(who: GuestOrCaller) -> dict[str, str]:
+        return {"account_id": who.account_id, "kind": who.kind}
+
+    app = create_app(auth_settings, workers=0, run_migrations=False)
+    app.include_router(router)
+    with TestClient(app) as client:
+        first = client.get("/whoami")
+        token = first.headers["X-Session-Token"]
+        again = client.get("/whoami", headers={"X-Session-Token": token})
+        assert first.json() == again.json()
+        assert first.json()["kind"] == "guest"
+        assert "X-Session-Token" not in again.headers
+        assert client.get("/whoami").json()["account_id"] != first.json()["account_id"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
 from fastapi.security import SecurityScopes
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
@@ -24,10 +24,12 @@ from mediaforge.runtime import Runtime
 __all__ = [
     "Caller",
     "DbSession",
+    "GuestOrCaller",
     "Principal",
     "ReadSession",
     "Rt",
     "authenticate",
+    "caller_or_guest",
     "client_ip",
     "presented_token",
     "require",
@@ -112,6 +114,27 @@ def _caller(security_scopes: SecurityScopes, request: Request) -> Principal:
 
 def _stream_caller(security_scopes: SecurityScopes, conn: HTTPConnection) -> Principal:
     return require(conn, security_scopes.scopes, query=True)
+
+
+def caller_or_guest(request: Request, response: Response) -> Principal:
+    """The caller, or on first anonymous use a new guest, whose token goes back in ``X-Session-Token``.
+
+    For faces that serve anonymous users (Tinify's uploads): the client resends that header later.
+    """
+    rt = get_runtime(request)
+    caller = authenticate(rt, request)
+    if caller is not None:
+        return caller
+    ip = client_ip(request)
+    rt.limiter.hit("auth.guest", ip)
+    with rt.db.session() as session:
+        account, issued = identity.guest(session, rt.settings, ip)
+        guest = identity.principal(issued.credential, account)
+    response.headers["X-Session-Token"] = issued.token
+    return guest
+
+
+GuestOrCaller = Annotated[Principal, Depends(caller_or_guest)]
 
 
 def Caller(*scopes: str, query: bool = False) -> Any:
