@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from mediaforge import __version__
 from mediaforge.api import accounts, assets, billing, credits, events, jobs, subscriptions, system, workflows
@@ -16,8 +17,10 @@ from mediaforge.db.migrate import migrate
 from mediaforge.engine.sweeper import Sweeper
 from mediaforge.engine.worker import Worker
 from mediaforge.events.hub import Hub
+from mediaforge.faces import tinify
+from mediaforge.faces.tinify import cleanup as tinify_cleanup
 from mediaforge.runtime import Runtime
-from mediaforge.scheduler import scheduler
+from mediaforge.scheduler import DAILY, scheduler
 from mediaforge.webhooks.dispatcher import webhook_dispatcher
 
 __all__ = ["create_app"]
@@ -35,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     workflows.router,
     subscriptions.router,
     system.router,
+    tinify.router,
 )
 
 
@@ -49,7 +53,7 @@ def create_app(
         hub.run,
         _embedded_worker(slots if workers is None else workers),
         webhook_dispatcher,
-        scheduler,
+        scheduler({**DAILY, "tinify_cleanup": tinify_cleanup.scheduled}),
     ]
 
     @asynccontextmanager
@@ -75,6 +79,13 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(RequestContext)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Content-Disposition", "X-Session-Token", "Retry-After"],
+    )
     return app
 
 

@@ -131,7 +131,8 @@ class Settings(BaseSettings):
         description="Paid tiers: credits granted each billing period.",
     )
     credit_costs: dict[str, int] = Field(
-        default_factory=dict, description="Credits per operation (a job type or a face's operation)."
+        default_factory=lambda: {"tinify.image": 1},
+        description="Credits per operation (a job type or a face's operation).",
     )
     credit_default_cost: int = Field(0, ge=0, description="Cost of an operation not in credit_costs.")
 
@@ -141,6 +142,20 @@ class Settings(BaseSettings):
     stripe_prices: dict[str, str] = Field(
         default_factory=dict, description="Stripe price id -> the paid tier it buys."
     )
+
+    # --- faces -------------------------------------------------------------------------------
+    cors_origins: str = Field(
+        "*",
+        description="Comma-separated origins allowed by CORS ('*' = any; the VideoAnnotator viewer "
+        "runs at http://localhost:19011).",
+    )
+    scheduler_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret a scheduler sends (X-Scheduler-Secret or Bearer) to the "
+        "/internal/* endpoints; unset = those endpoints answer 403 (the built-in scheduler runs them).",
+    )
+    tinify_temp_ttl_seconds: int = Field(24 * 3600, gt=0, description="Tinify temp uploads live this long.")
+    tinify_job_ttl_seconds: int = Field(24 * 3600, gt=0, description="Tinify results expire this long after.")
 
     # --- logging -----------------------------------------------------------------------------
     log_level: str = "INFO"
@@ -162,6 +177,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def allow_hosts(self) -> frozenset[str]:

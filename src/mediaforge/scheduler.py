@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import date, datetime, timedelta
 
 import structlog
@@ -30,12 +30,16 @@ def refresh_credits(rt: Runtime, day: date) -> int:
 
 
 DAILY: dict[str, Callable[[Runtime, date], int]] = {"refresh_credits": refresh_credits}
+"""The core's daily tasks; the app adds the faces' own (Tinify's cleanup)."""
 
 
-def run_daily(rt: Runtime, day: date | None = None) -> dict[str, int]:
+Task = Callable[[Runtime, date], int]
+
+
+def run_daily(rt: Runtime, day: date | None = None, tasks: dict[str, Task] | None = None) -> dict[str, int]:
     """Run every daily task for ``day`` (today, UTC) now; returns how much each one did."""
     day = day or utcnow().date()
-    done = {name: task(rt, day) for name, task in DAILY.items()}
+    done = {name: task(rt, day) for name, task in (DAILY if tasks is None else tasks).items()}
     log.info("daily_tasks", day=day.isoformat(), **done)
     return done
 
@@ -45,22 +49,25 @@ def seconds_until_midnight(now: datetime) -> float:
     return (tomorrow - now).total_seconds()
 
 
-@asynccontextmanager
-async def scheduler(rt: Runtime) -> AsyncIterator[None]:
-    """Run the daily tasks at each midnight UTC for as long as the server runs."""
+def scheduler(tasks: dict[str, Task]) -> Callable[[Runtime], AbstractAsyncContextManager[None]]:
+    """A server part that runs ``tasks`` at each midnight UTC for as long as the server runs."""
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(seconds_until_midnight(utcnow()) + 1)
-            try:
-                await run_in_threadpool(run_daily, rt)
-            except Exception:
-                log.exception("daily_tasks_failed")
+    @asynccontextmanager
+    async def run(rt: Runtime) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds_until_midnight(utcnow()) + 1)
+                try:
+                    await run_in_threadpool(run_daily, rt, None, tasks)
+                except Exception:
+                    log.exception("daily_tasks_failed")
 
-    task = asyncio.create_task(loop())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    return run

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 _CHUNK = 1024 * 1024
+Check = Callable[[Path, str], None]
+"""Refuses a file (path, sniffed content type) by raising, before it is stored."""
 
 
 class AssetNotFound(NotFound):
@@ -60,6 +62,8 @@ def ingest_stream(
     filename: str | None,
     source: str = "upload",
     source_url: str | None = None,
+    ttl_seconds: int | None = None,
+    check: Check | None = None,
 ) -> Asset:
     """Spool ``stream`` to a temp file (enforcing the size limit), then ingest it."""
     with tempfile.NamedTemporaryFile(dir=_tmp_dir(settings), suffix=".upload") as spool:
@@ -81,6 +85,8 @@ def ingest_stream(
             filename=filename,
             source=source,
             source_url=source_url,
+            ttl_seconds=ttl_seconds,
+            check=check,
         )
 
 
@@ -96,21 +102,32 @@ def ingest_file(
     source_url: str | None = None,
     job_id: str | None = None,
     ttl_seconds: int | None = None,
+    check: Check | None = None,
 ) -> Asset:
-    """Store the file at ``path`` as a new asset; the MIME type comes from its bytes."""
+    """Store the file at ``path`` as a new asset; the MIME type comes from its bytes.
+
+    ``check(path, content_type)`` may refuse the file (by raising) before anything is stored.
+    """
     size = path.stat().st_size
     if size == 0:
         raise BadRequest("the file is empty", code="empty_file")
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     content_type = sniff(head, filename)
+    if check is not None:
+        check(path, content_type)
     width = height = None
     meta: dict[str, object] = {}
     if content_type.startswith("image/"):
         info = probe_image(path, max_pixels=settings.max_image_pixels)
         if info is not None:
             width, height = info.width, info.height
-            meta = {"format": info.format, "frames": info.frames}
+            meta = {
+                "format": info.format,
+                "frames": info.frames,
+                "duration_ms": info.duration_ms,
+                "dpi": info.dpi,
+            }
     sha256 = hashlib.sha256()
     with path.open("rb") as fh:
         key = new_key("assets", extension_for(content_type))
@@ -143,6 +160,8 @@ def ingest_url(
     owner_id: str,
     url: str,
     filename: str | None = None,
+    ttl_seconds: int | None = None,
+    check: Check | None = None,
 ) -> Asset:
     """Download ``url`` through the SSRF guard, then ingest it."""
     with tempfile.NamedTemporaryFile(dir=_tmp_dir(settings), suffix=".fetch") as spool:
@@ -164,6 +183,8 @@ def ingest_url(
             filename=filename or fetched.filename,
             source="url",
             source_url=url,
+            ttl_seconds=ttl_seconds,
+            check=check,
         )
 
 

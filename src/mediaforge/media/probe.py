@@ -47,6 +47,9 @@ class ImageInfo:
     has_alpha: bool
     exif: dict[str, str | int] = field(default_factory=dict)
     """A small summary (Make, Model, DateTime(Original), Orientation, Software, GPS) when present."""
+    duration_ms: int | None = None
+    """An animation's total duration (the sum of its frame durations)."""
+    dpi: int | None = None
 
 
 def probe_image(path: Path, *, max_pixels: int) -> ImageInfo | None:
@@ -60,16 +63,29 @@ def probe_image(path: Path, *, max_pixels: int) -> ImageInfo | None:
         if not formats:
             return None
         with _opened(fp, path, formats, max_pixels) as img:
+            frames = getattr(img, "n_frames", 1)
+            dpi = img.info.get("dpi")
             return ImageInfo(
                 mime=mime,
                 format=img.format or formats[0],
                 width=img.width,
                 height=img.height,
                 mode=img.mode,
-                frames=getattr(img, "n_frames", 1),
+                frames=frames,
                 has_alpha="A" in img.getbands() or "transparency" in img.info,
                 exif=_exif_summary(img),
+                duration_ms=_duration_ms(img, frames) if frames > 1 else None,
+                dpi=round(float(dpi[0])) if dpi else None,
             )
+
+
+def _duration_ms(img: Image.Image, frames: int) -> int:
+    total = 0
+    for index in range(frames):
+        img.seek(index)
+        total += int(img.info.get("duration") or 0)
+    img.seek(0)
+    return total
 
 
 def verify_image(path: Path, max_pixels: int) -> None:
