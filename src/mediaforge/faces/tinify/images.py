@@ -117,7 +117,8 @@ def _check_image(max_pixels: int) -> assets.Check:
         try:  # truncated or damaged files are refused here, never charged later
             verify_image(path, max_pixels)
         except MediaforgeError as exc:  # name the upload, not our spool file
-            raise type(exc)(exc.message.replace(path.name, "the image"), code=exc.code, details=exc.details)
+            message = exc.message.replace(path.name, "the image")
+            raise type(exc)(message, code=exc.code, details=exc.details) from None
 
     return check
 
