@@ -17,12 +17,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from tests.accounts import Tenant
 from tests.conftest import make_settings, wait_for
 
 from mediaforge.app import create_app
-
-ALICE = {"X-API-Key": "key-a"}
-BOB = {"X-API-Key": "key-b"}
 
 
 def png_bytes(width: int = 64, height: int = 48) -> bytes:
@@ -73,14 +71,6 @@ def path_of(url: str) -> str:
 def _restore_pillow_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
     """Probing raises Pillow's process-wide pixel ceiling; put it back after each test."""
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
-
-
-@pytest.fixture
-def tenants(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
-    """An app with two API keys (alice, bob) and no worker."""
-    settings = make_settings(tmp_path, database_url, api_keys="alice:key-a,bob:key-b")
-    with TestClient(create_app(settings, workers=0, run_migrations=False)) as c:
-        yield c
 
 
 @pytest.fixture
@@ -184,17 +174,17 @@ def test_unsatisfiable_range_is_416(api_only: TestClient) -> None:
     assert (416, f"bytes */{len(data)}") == (response.status_code, response.headers["content-range"])
 
 
-def test_signed_url_downloads_without_an_api_key(tenants: TestClient) -> None:
+def test_signed_url_downloads_without_an_api_key(tenants: TestClient, alice: Tenant) -> None:
     """The view's signed ``url`` serves the bytes to a caller with no API key."""
     data = png_bytes()
-    asset = uploaded(tenants, data, **ALICE)
+    asset = uploaded(tenants, data, **alice.headers)
     response = tenants.get(path_of(asset["url"]))
     assert (200, data) == (response.status_code, response.content)
 
 
-def test_tampered_signature_is_400(tenants: TestClient) -> None:
+def test_tampered_signature_is_400(tenants: TestClient, alice: Tenant) -> None:
     """A signed link whose signature was altered is a 400 ``invalid_signature``."""
-    asset = uploaded(tenants, png_bytes(), **ALICE)
+    asset = uploaded(tenants, png_bytes(), **alice.headers)
     parts = urlsplit(asset["url"])
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
     query["signature"] = ("0" if query["signature"][0] != "0" else "1") + query["signature"][1:]
@@ -294,21 +284,23 @@ def test_service_stays_healthy_after_bad_inputs(client: TestClient) -> None:
 
 
 # --- tenants -------------------------------------------------------------------------------
-def test_another_tenants_asset_is_404(tenants: TestClient) -> None:
+def test_another_tenants_asset_is_404(tenants: TestClient, alice: Tenant, bob: Tenant) -> None:
     """Bob cannot read, download or delete Alice's asset: to him it does not exist."""
-    asset = uploaded(tenants, png_bytes(), **ALICE)
+    asset = uploaded(tenants, png_bytes(), **alice.headers)
     url = f"/v1/assets/{asset['id']}"
     responses = [
-        tenants.get(url, headers=BOB),
-        tenants.get(f"{url}/content", headers=BOB),
-        tenants.delete(url, headers=BOB),
+        tenants.get(url, headers=bob.headers),
+        tenants.get(f"{url}/content", headers=bob.headers),
+        tenants.delete(url, headers=bob.headers),
     ]
     assert [error_of(r) for r in responses] == [(404, "asset_not_found")] * 3
-    assert tenants.get(url, headers=ALICE).status_code == 200
+    assert tenants.get(url, headers=alice.headers).status_code == 200
 
 
-def test_job_on_another_tenants_asset_is_422(tenants: TestClient) -> None:
+def test_job_on_another_tenants_asset_is_422(tenants: TestClient, alice: Tenant, bob: Tenant) -> None:
     """Bob cannot submit a job whose input is Alice's asset: it is an unknown asset to him."""
-    asset = uploaded(tenants, png_bytes(), **ALICE)
-    response = tenants.post("/v1/jobs", json={"type": "image.info", "inputs": [asset["id"]]}, headers=BOB)
+    asset = uploaded(tenants, png_bytes(), **alice.headers)
+    response = tenants.post(
+        "/v1/jobs", json={"type": "image.info", "inputs": [asset["id"]]}, headers=bob.headers
+    )
     assert error_of(response) == (422, "unknown_asset")

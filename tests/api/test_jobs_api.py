@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import make_settings, wait_for
-
-from mediaforge.app import create_app
+from tests.accounts import Tenant
+from tests.conftest import wait_for
 
 NOBODY = "nobody"
 
@@ -53,14 +51,6 @@ def error_of(response: Any) -> tuple[int, str]:
     return response.status_code, response.json()["error"]["code"]
 
 
-@pytest.fixture
-def tenants(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
-    """An app with two API keys (alice, bob) and no worker."""
-    settings = make_settings(tmp_path, database_url, api_keys="alice:key-a,bob:key-b")
-    with TestClient(create_app(settings, workers=0, run_migrations=False)) as c:
-        yield c
-
-
 # --- submitting and reading ----------------------------------------------------------------
 def test_submitted_job_succeeds_with_its_result(client: TestClient) -> None:
     """A submitted job runs on the embedded worker and the long-poll returns its result."""
@@ -95,27 +85,30 @@ def test_unknown_job_is_404(api_only: TestClient) -> None:
     assert error_of(api_only.get("/v1/jobs/no-such-job")) == (404, "job_not_found")
 
 
-def test_another_tenants_job_is_404(tenants: TestClient) -> None:
+def test_another_tenants_job_is_404(tenants: TestClient, alice: Tenant, bob: Tenant) -> None:
     """Bob cannot read or cancel Alice's job: to him it does not exist."""
-    job = submit(tenants, {"type": "debug.noop", "queue": NOBODY}, **{"X-API-Key": "key-a"})
-    bob = {"X-API-Key": "key-b"}
-    read = tenants.get(f"/v1/jobs/{job['id']}", headers=bob)
-    cancel = tenants.post(f"/v1/jobs/{job['id']}/cancel", headers=bob)
+    job = submit(tenants, {"type": "debug.noop", "queue": NOBODY}, **alice.headers)
+    read = tenants.get(f"/v1/jobs/{job['id']}", headers=bob.headers)
+    cancel = tenants.post(f"/v1/jobs/{job['id']}/cancel", headers=bob.headers)
     assert [error_of(read), error_of(cancel)] == [(404, "job_not_found")] * 2
 
 
-def test_bearer_token_is_accepted(tenants: TestClient) -> None:
+def test_bearer_token_is_accepted(tenants: TestClient, alice: Tenant) -> None:
     """``Authorization: Bearer`` identifies the same owner as ``X-API-Key``."""
-    job = submit(tenants, {"type": "debug.noop", "queue": NOBODY}, **{"X-API-Key": "key-a"})
-    response = tenants.get(f"/v1/jobs/{job['id']}", headers={"Authorization": "Bearer key-a"})
+    job = submit(tenants, {"type": "debug.noop", "queue": NOBODY}, **alice.headers)
+    response = tenants.get(f"/v1/jobs/{job['id']}", headers=alice.bearer)
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("key", [None, "wrong-key"], ids=["no-key", "wrong-key"])
-def test_missing_or_wrong_api_key_is_401(tenants: TestClient, key: str | None) -> None:
-    """With API keys configured, a request without a valid key is a 401."""
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [(None, "unauthorized"), ("wrong-key", "invalid_credentials")],
+    ids=["no-key", "wrong-key"],
+)
+def test_missing_or_wrong_api_key_is_401(tenants: TestClient, key: str | None, code: str) -> None:
+    """With auth on, a request without a key or with one the server never issued is a 401."""
     headers = {"X-API-Key": key} if key else {}
-    assert error_of(tenants.get("/v1/jobs", headers=headers)) == (401, "unauthorized")
+    assert error_of(tenants.get("/v1/jobs", headers=headers)) == (401, code)
 
 
 @pytest.mark.parametrize("where", ["body", "header"])
@@ -134,13 +127,13 @@ def test_idempotency_key_returns_the_first_job(api_only: TestClient, where: str)
     assert expected == (first.status_code, second.status_code, second.json()["id"], len(listed))
 
 
-def test_idempotency_keys_are_per_tenant(tenants: TestClient) -> None:
+def test_idempotency_keys_are_per_tenant(tenants: TestClient, alice: Tenant, bob: Tenant) -> None:
     """Two tenants using the same idempotency key each get their own job."""
     body = {"type": "debug.noop", "queue": NOBODY, "idempotency_key": "order-42"}
-    alice = tenants.post("/v1/jobs", json=body, headers={"X-API-Key": "key-a"})
-    bob = tenants.post("/v1/jobs", json=body, headers={"X-API-Key": "key-b"})
-    assert (alice.status_code, bob.status_code) == (201, 201)
-    assert alice.json()["id"] != bob.json()["id"]
+    hers = tenants.post("/v1/jobs", json=body, headers=alice.headers)
+    his = tenants.post("/v1/jobs", json=body, headers=bob.headers)
+    assert (hers.status_code, his.status_code) == (201, 201)
+    assert hers.json()["id"] != his.json()["id"]
 
 
 # --- cancelling ----------------------------------------------------------------------------

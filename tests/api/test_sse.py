@@ -21,6 +21,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from tests.accounts import Tenant
 from tests.conftest import make_settings
 from websockets.sync.client import connect as ws_connect
 
@@ -403,28 +404,27 @@ def write_until_cut_off(runtime: Runtime, served: Served, most: int = 2000) -> l
 
 
 # --- tenants and the websocket --------------------------------------------------------------------
-def test_another_tenants_job_stream_is_not_found(tmp_path: Path, database_url: str, runtime: Runtime) -> None:
+def test_another_tenants_job_stream_is_not_found(
+    tenants: TestClient, runtime: Runtime, alice: Tenant, bob: Tenant
+) -> None:
     """Bob cannot follow Alice's job (404, as for an unknown job), nor stream without a key (401)."""
-    settings = make_settings(tmp_path, database_url, api_keys="alice:key-a,bob:key-b")
-    with TestClient(create_app(settings, workers=0, run_migrations=False)) as c:
-        job_id = Writer(runtime, "alice").submit()
-        bob = c.get(f"/v1/jobs/{job_id}/events", headers={"X-API-Key": "key-b"})
-        unknown = c.get("/v1/jobs/no-such-job/events", headers={"X-API-Key": "key-a"})
-        anonymous = c.get("/v1/events")
-    assert (404, 404, 401) == (bob.status_code, unknown.status_code, anonymous.status_code)
+    job_id = Writer(runtime, alice.account_id).submit()
+    his = tenants.get(f"/v1/jobs/{job_id}/events", headers=bob.headers)
+    unknown = tenants.get("/v1/jobs/no-such-job/events", headers=alice.headers)
+    anonymous = tenants.get("/v1/events")
+    assert (404, 404, 401) == (his.status_code, unknown.status_code, anonymous.status_code)
 
 
 def test_the_websocket_delivers_events_as_json_frames(
-    tmp_path: Path, database_url: str, runtime: Runtime
+    auth_settings: Settings, runtime: Runtime, alice: Tenant, bob: Tenant
 ) -> None:
     """``/v1/events/ws?api_key=`` sends each of the caller's events as ``{id, type, data}``."""
-    settings = make_settings(tmp_path, database_url, api_keys="alice:key-a,bob:key-b")
-    with serving(settings, workers=1) as served:
-        ws_url = served.url.replace("http://", "ws://") + "/v1/events/ws?api_key=key-a"
+    with serving(auth_settings, workers=1) as served:
+        ws_url = served.url.replace("http://", "ws://") + f"/v1/events/ws?api_key={alice.key}"
         with ws_connect(ws_url, open_timeout=TIMEOUT) as ws:
             served.wait_readers(1)
-            Writer(runtime, "bob").submit()  # not Alice's
-            job_id = Writer(runtime, "alice").submit(queue=None)
+            Writer(runtime, bob.account_id).submit()  # not Alice's
+            job_id = Writer(runtime, alice.account_id).submit(queue=None)
             got: list[dict[str, Any]] = []
             while not got or got[-1]["type"] != "job.completed":
                 got.append(json.loads(ws.recv(timeout=TIMEOUT)))
@@ -433,12 +433,11 @@ def test_the_websocket_delivers_events_as_json_frames(
     assert sorted(m["id"] for m in got) == [m["id"] for m in got]
 
 
-def test_the_websocket_refuses_a_wrong_key(tmp_path: Path, database_url: str) -> None:
+def test_the_websocket_refuses_a_wrong_key(auth_settings: Settings) -> None:
     """Without a valid key the handshake is refused (HTTP 403 from the 1008 close before accept)."""
     from websockets.exceptions import InvalidStatus
 
-    settings = make_settings(tmp_path, database_url, api_keys="alice:key-a")
-    with serving(settings) as served:
+    with serving(auth_settings) as served:
         ws_url = served.url.replace("http://", "ws://") + "/v1/events/ws?api_key=wrong"
         with pytest.raises(InvalidStatus) as refused:
             ws_connect(ws_url, open_timeout=TIMEOUT)

@@ -10,13 +10,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.accounts import Tenant
 from tests.integration.test_webhooks import Receiver, Reply, clean_webhook_tables, webhook_settings
 
 from mediaforge.app import create_app
 from mediaforge.webhooks import verify
-
-ALICE = {"X-API-Key": "key-a"}
-BOB = {"X-API-Key": "key-b"}
 
 
 @pytest.fixture
@@ -27,16 +25,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def api(tmp_path: Path, database_url: str, receiver: Receiver) -> Iterator[TestClient]:
-    """The app (API, webhook dispatcher, no job worker) with two owners, alice and bob."""
+def api(tmp_path: Path, database_url: str, receiver: Receiver, alice: Tenant) -> Iterator[TestClient]:
+    """The app (API, webhook dispatcher, no job worker, auth on), calling as Alice unless told otherwise."""
     clean_webhook_tables(database_url)
-    settings = webhook_settings(tmp_path, database_url, receiver, api_keys="alice:key-a,bob:key-b")
-    with TestClient(create_app(settings, workers=0, run_migrations=False)) as client:
+    settings = webhook_settings(tmp_path, database_url, receiver, auth_disabled=False)
+    with TestClient(create_app(settings, workers=0, run_migrations=False), headers=alice.headers) as client:
         yield client
     clean_webhook_tables(database_url)
 
 
-def subscribe(api: TestClient, body: dict[str, Any], headers: dict[str, str] = ALICE) -> dict[str, Any]:
+def subscribe(api: TestClient, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
     response = api.post("/v1/subscriptions", json=body, headers=headers)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
@@ -44,7 +42,7 @@ def subscribe(api: TestClient, body: dict[str, Any], headers: dict[str, str] = A
 
 
 def submit(
-    api: TestClient, body: dict[str, Any] | None = None, headers: dict[str, str] = ALICE
+    api: TestClient, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
     response = api.post("/v1/jobs", json=body or {"type": "debug.noop"}, headers=headers)
     assert response.status_code == 201, response.text
@@ -56,9 +54,7 @@ def deliveries(api: TestClient, sub_id: str, n: int, timeout: float = 15.0) -> l
     """Wait until the subscription has ``n`` finished deliveries; newest first."""
     deadline = time.monotonic() + timeout
     while True:
-        items: list[dict[str, Any]] = api.get(f"/v1/subscriptions/{sub_id}/deliveries", headers=ALICE).json()[
-            "items"
-        ]
+        items: list[dict[str, Any]] = api.get(f"/v1/subscriptions/{sub_id}/deliveries").json()["items"]
         if len(items) >= n and all(d["status"] in ("succeeded", "failed", "dead") for d in items):
             return items
         assert time.monotonic() < deadline, items
@@ -72,8 +68,8 @@ def error_of(response: Any) -> tuple[int, str]:
 def test_create_shows_the_secret_once(api: TestClient, receiver: Receiver) -> None:
     """Creation answers 201 with a ``whsec_`` secret and the defaults; reads never show it again."""
     created = subscribe(api, {"target_url": receiver.url, "description": "ci"})
-    read = api.get(f"/v1/subscriptions/{created['id']}", headers=ALICE).json()
-    listed = api.get("/v1/subscriptions", headers=ALICE).json()["items"]
+    read = api.get(f"/v1/subscriptions/{created['id']}").json()
+    listed = api.get("/v1/subscriptions").json()["items"]
     assert created["secret"].startswith("whsec_")
     assert (["*"], ["*"], "http", "active", "ci") == (
         created["event_types"],
@@ -95,7 +91,7 @@ def test_a_job_event_is_delivered_and_its_attempts_are_inspectable(
     receiver.answer(Reply(500))
     job = submit(api)
     [item] = deliveries(api, sub["id"], 1)
-    detail = api.get(f"/v1/deliveries/{item['id']}", headers=ALICE).json()
+    detail = api.get(f"/v1/deliveries/{item['id']}").json()
     first, second = receiver.answered(2)
     assert verify(second.body, second.headers, sub["secret"])["data"]["id"] == job["id"]
     assert (item["id"], item["id"]) == (first.id, second.id)
@@ -121,7 +117,7 @@ def test_target_urls_pass_the_ssrf_guard_at_creation(api: TestClient, receiver: 
         {"target_url": receiver.url, "transport": "websocket"},
         {"target_url": f"ws://127.0.0.1:{receiver.port}/", "transport": "http"},
     ]
-    got = [error_of(api.post("/v1/subscriptions", json=body, headers=ALICE)) for body in cases]
+    got = [error_of(api.post("/v1/subscriptions", json=body)) for body in cases]
     assert [
         (400, "url_blocked"),
         (400, "url_blocked"),
@@ -145,36 +141,40 @@ def test_target_urls_pass_the_ssrf_guard_at_creation(api: TestClient, receiver: 
 )
 def test_invalid_subscriptions_are_422(api: TestClient, receiver: Receiver, body: dict[str, Any]) -> None:
     """Bad patterns, empty filters, short secrets, two expiries, naive times, unknown fields: refused."""
-    response = api.post("/v1/subscriptions", json={"target_url": receiver.url, **body}, headers=ALICE)
+    response = api.post("/v1/subscriptions", json={"target_url": receiver.url, **body})
     assert (422, "validation_error") == error_of(response)
 
 
-def test_another_owners_subscription_and_deliveries_are_404(api: TestClient, receiver: Receiver) -> None:
+def test_another_owners_subscription_and_deliveries_are_404(
+    api: TestClient, receiver: Receiver, bob: Tenant
+) -> None:
     """Bob cannot see, change, rotate, replay or delete Alice's subscription or read her deliveries."""
     sub = subscribe(api, {"target_url": receiver.url})
     submit(api)
     [delivery] = deliveries(api, sub["id"], 1)
     base = f"/v1/subscriptions/{sub['id']}"
     calls = [
-        api.get(base, headers=BOB),
-        api.patch(base, json={"description": "mine"}, headers=BOB),
-        api.post(f"{base}/rotate-secret", headers=BOB),
-        api.get(f"{base}/deliveries", headers=BOB),
-        api.post(f"{base}/replay", json={"from_event_id": 0}, headers=BOB),
-        api.delete(base, headers=BOB),
-        api.get(f"/v1/deliveries/{delivery['id']}", headers=BOB),
-        api.post(f"/v1/deliveries/{delivery['id']}/replay", headers=BOB),
+        api.get(base, headers=bob.headers),
+        api.patch(base, json={"description": "mine"}, headers=bob.headers),
+        api.post(f"{base}/rotate-secret", headers=bob.headers),
+        api.get(f"{base}/deliveries", headers=bob.headers),
+        api.post(f"{base}/replay", json={"from_event_id": 0}, headers=bob.headers),
+        api.delete(base, headers=bob.headers),
+        api.get(f"/v1/deliveries/{delivery['id']}", headers=bob.headers),
+        api.post(f"/v1/deliveries/{delivery['id']}/replay", headers=bob.headers),
     ]
     assert [404] * len(calls) == [c.status_code for c in calls]
-    assert [] == api.get("/v1/subscriptions", headers=BOB).json()["items"]
-    assert [] == api.get("/v1/deliveries", headers=BOB).json()["items"]
-    assert 200 == api.get(base, headers=ALICE).status_code
+    assert [] == api.get("/v1/subscriptions", headers=bob.headers).json()["items"]
+    assert [] == api.get("/v1/deliveries", headers=bob.headers).json()["items"]
+    assert 200 == api.get(base).status_code
 
 
-def test_bobs_events_never_reach_alices_subscription(api: TestClient, receiver: Receiver) -> None:
+def test_bobs_events_never_reach_alices_subscription(
+    api: TestClient, receiver: Receiver, bob: Tenant
+) -> None:
     """Fan-out is owner-scoped: only Alice's job produces a delivery for Alice's subscription."""
     sub = subscribe(api, {"target_url": receiver.url, "event_types": ["job.created"]})
-    submit(api, headers=BOB)
+    submit(api, headers=bob.headers)
     mine = submit(api)
     [delivery] = deliveries(api, sub["id"], 1)
     assert mine["id"] == delivery["job_id"]
@@ -184,17 +184,15 @@ def test_patch_updates_filters_expiry_and_reenables(api: TestClient, receiver: R
     """PATCH changes what it names; an expiry in the past reads as expired; re-enabling clears the reason."""
     sub = subscribe(api, {"target_url": receiver.url})
     base = f"/v1/subscriptions/{sub['id']}"
-    off = api.patch(base, json={"is_active": False}, headers=ALICE).json()
-    on = api.patch(base, json={"is_active": True, "event_types": ["job.*"]}, headers=ALICE).json()
+    off = api.patch(base, json={"is_active": False}).json()
+    on = api.patch(base, json={"is_active": True, "event_types": ["job.*"]}).json()
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    expired = api.patch(base, json={"expires_at": past}, headers=ALICE).json()
-    cleared = api.patch(base, json={"expires_at": None}, headers=ALICE).json()
+    expired = api.patch(base, json={"expires_at": past}).json()
+    cleared = api.patch(base, json={"expires_at": None}).json()
     assert ("disabled", "disabled by its owner") == (off["status"], off["disabled_reason"])
     assert ("active", None, ["job.*"]) == (on["status"], on["disabled_reason"], on["event_types"])
     assert ("expired", "active") == (expired["status"], cleared["status"])
-    assert (400, "url_blocked") == error_of(
-        api.patch(base, json={"target_url": "http://10.0.0.1/hook"}, headers=ALICE)
-    )
+    assert (400, "url_blocked") == error_of(api.patch(base, json={"target_url": "http://10.0.0.1/hook"}))
 
 
 def test_ttl_sets_the_expiry(api: TestClient, receiver: Receiver) -> None:
@@ -210,9 +208,9 @@ def test_delete_removes_the_subscription_and_its_deliveries(api: TestClient, rec
     sub = subscribe(api, {"target_url": receiver.url})
     submit(api)
     [delivery] = deliveries(api, sub["id"], 1)
-    assert 204 == api.delete(f"/v1/subscriptions/{sub['id']}", headers=ALICE).status_code
-    assert 404 == api.get(f"/v1/subscriptions/{sub['id']}", headers=ALICE).status_code
-    assert 404 == api.get(f"/v1/deliveries/{delivery['id']}", headers=ALICE).status_code
+    assert 204 == api.delete(f"/v1/subscriptions/{sub['id']}").status_code
+    assert 404 == api.get(f"/v1/subscriptions/{sub['id']}").status_code
+    assert 404 == api.get(f"/v1/deliveries/{delivery['id']}").status_code
 
 
 def test_rotation_signs_with_both_secrets_during_the_grace_period(
@@ -220,7 +218,7 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(
 ) -> None:
     """After a rotation a receiver holding either the old or the new secret verifies the next delivery."""
     sub = subscribe(api, {"target_url": receiver.url, "event_types": ["job.created"]})
-    rotated = api.post(f"/v1/subscriptions/{sub['id']}/rotate-secret", headers=ALICE)
+    rotated = api.post(f"/v1/subscriptions/{sub['id']}/rotate-secret")
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["secret"]
     submit(api)
@@ -235,7 +233,7 @@ def test_rotation_without_grace_drops_the_old_secret(api: TestClient, receiver: 
     sub = subscribe(api, {"target_url": receiver.url, "event_types": ["job.created"]})
     given = "whsec_" + "A" * 43 + "="
     body = {"secret": given, "previous_expires_in_seconds": 0}
-    rotated = api.post(f"/v1/subscriptions/{sub['id']}/rotate-secret", json=body, headers=ALICE).json()
+    rotated = api.post(f"/v1/subscriptions/{sub['id']}/rotate-secret", json=body).json()
     submit(api)
     [request] = receiver.answered(1)
     assert (given, 1) == (rotated["secret"], len(request.headers["webhook-signature"].split()))
@@ -249,7 +247,7 @@ def test_replaying_a_delivery_resends_it_under_the_same_webhook_id(
     sub = subscribe(api, {"target_url": receiver.url, "event_types": ["job.created"]})
     submit(api)
     [delivery] = deliveries(api, sub["id"], 1)
-    replayed = api.post(f"/v1/deliveries/{delivery['id']}/replay", headers=ALICE)
+    replayed = api.post(f"/v1/deliveries/{delivery['id']}/replay")
     assert (200, "pending") == (replayed.status_code, replayed.json()["status"])
     first, second = receiver.answered(2)
     [again] = deliveries(api, sub["id"], 1)
@@ -264,7 +262,7 @@ def test_replaying_a_range_sends_events_from_before_the_subscription(
     sub = subscribe(api, {"target_url": receiver.url, "event_types": ["job.created"]})
     new = submit(api)
     [delivered] = deliveries(api, sub["id"], 1)
-    response = api.post(f"/v1/subscriptions/{sub['id']}/replay", json={"from_event_id": 0}, headers=ALICE)
+    response = api.post(f"/v1/subscriptions/{sub['id']}/replay", json={"from_event_id": 0})
     result = response.json()
     assert (1, 1, False) == (result["created"], result["requeued"], result["more"])
     items = deliveries(api, sub["id"], 2)
@@ -281,24 +279,26 @@ def test_replaying_only_failed_skips_succeeded_deliveries(api: TestClient, recei
     deliveries(api, sub["id"], 1)
     since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     body = {"since": since, "only_failed": True}
-    result = api.post(f"/v1/subscriptions/{sub['id']}/replay", json=body, headers=ALICE).json()
+    result = api.post(f"/v1/subscriptions/{sub['id']}/replay", json=body).json()
     assert (0, 0) == (result["created"], result["requeued"])
 
 
 def test_replay_of_a_disabled_subscription_is_a_conflict(api: TestClient, receiver: Receiver) -> None:
     """Nothing is replayed to a subscription that is off: 409 ``subscription_inactive``."""
     sub = subscribe(api, {"target_url": receiver.url, "is_active": False})
-    response = api.post(f"/v1/subscriptions/{sub['id']}/replay", json={"from_event_id": 0}, headers=ALICE)
+    response = api.post(f"/v1/subscriptions/{sub['id']}/replay", json={"from_event_id": 0})
     assert (409, "subscription_inactive") == error_of(response)
 
 
-def test_a_jobs_webhook_url_is_signed_with_the_owner_secret(api: TestClient, receiver: Receiver) -> None:
+def test_a_jobs_webhook_url_is_signed_with_the_owner_secret(
+    api: TestClient, receiver: Receiver, bob: Tenant
+) -> None:
     """A job's own webhook_url gets its events, verifiable with ``/v1/webhooks/default/secret``."""
     job = submit(api, {"type": "debug.noop", "webhook_url": receiver.url, "webhook_events": ["job.created"]})
     [request] = receiver.answered(1)
-    secret = api.get("/v1/webhooks/default/secret", headers=ALICE).json()["secret"]
-    other = api.get("/v1/webhooks/default/secret", headers=BOB).json()["secret"]
-    listed = api.get("/v1/deliveries", params={"job_id": job["id"]}, headers=ALICE).json()["items"]
+    secret = api.get("/v1/webhooks/default/secret").json()["secret"]
+    other = api.get("/v1/webhooks/default/secret", headers=bob.headers).json()["secret"]
+    listed = api.get("/v1/deliveries", params={"job_id": job["id"]}).json()["items"]
     assert job["id"] == verify(request.body, request.headers, secret)["data"]["id"]
     assert secret != other
     assert [request.id] == [d["id"] for d in listed]

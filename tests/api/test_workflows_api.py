@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import make_settings, wait_for
-
-from mediaforge.app import create_app
+from tests.accounts import Tenant
+from tests.conftest import wait_for
 
 
 def step(id: str, *depends_on: str, type: str = "debug.sleep", **params: Any) -> dict[str, Any]:
@@ -60,14 +58,6 @@ def at(value: str) -> datetime:
 
 def error_of(response: Any) -> tuple[int, str]:
     return response.status_code, response.json()["error"]["code"]
-
-
-@pytest.fixture
-def tenants(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
-    """An app with two API keys (alice, bob) and no worker."""
-    settings = make_settings(tmp_path, database_url, api_keys="alice:key-a,bob:key-b")
-    with TestClient(create_app(settings, workers=0, run_migrations=False)) as c:
-        yield c
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -197,13 +187,13 @@ def test_resume_of_running_workflow_is_409(api_only: TestClient) -> None:
     assert error_of(response) == (409, "workflow_not_resumable")
 
 
-def test_another_tenants_workflow_is_404(tenants: TestClient) -> None:
+def test_another_tenants_workflow_is_404(tenants: TestClient, alice: Tenant, bob: Tenant) -> None:
     """Bob cannot read, cancel or resume Alice's workflow: to him it does not exist."""
-    created = tenants.post("/v1/workflows", json={"steps": [step("a")]}, headers={"X-API-Key": "key-a"})
-    url, bob = f"/v1/workflows/{created.json()['id']}", {"X-API-Key": "key-b"}
+    created = tenants.post("/v1/workflows", json={"steps": [step("a")]}, headers=alice.headers)
+    url = f"/v1/workflows/{created.json()['id']}"
     responses = [
-        tenants.get(url, headers=bob),
-        tenants.post(f"{url}/cancel", headers=bob),
-        tenants.post(f"{url}/resume", headers=bob),
+        tenants.get(url, headers=bob.headers),
+        tenants.post(f"{url}/cancel", headers=bob.headers),
+        tenants.post(f"{url}/resume", headers=bob.headers),
     ]
     assert [error_of(r) for r in responses] == [(404, "workflow_not_found")] * 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -43,13 +44,19 @@ def test_invalid_values_are_refused_at_startup(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_public_view_masks_secrets(tmp_path: Path) -> None:
-    """doctor's view of the config never shows secrets or database passwords."""
+    """doctor's view of the config never shows secrets, payment keys or database passwords."""
     s = Settings(
-        data_dir=tmp_path, secret_key="hunter2", database_url="postgresql://u:pw@h/db", api_keys="alice:key-a"
+        data_dir=tmp_path,
+        secret_key="hunter2",
+        database_url="postgresql://u:pw@h/db",
+        stripe_secret_key="sk_test_hunter3",
+        stripe_webhook_secret="whsec_hunter4",
     )
     shown = s.public()
-    assert ("**********", "postgresql://u:***@h/db", "alice:***") == (
+    assert ("**********", "**********", "**********", "postgresql://u:***@h/db") == (
         shown["secret_key"],
+        shown["stripe_secret_key"],
+        shown["stripe_webhook_secret"],
         shown["database_url"],
-        shown["api_keys"],
     )
+    assert not any(clear in json.dumps(shown) for clear in ("hunter2", "hunter3", "hunter4", ":pw@"))
