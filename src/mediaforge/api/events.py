@@ -92,7 +92,7 @@ async def stream_job_events(
     after = _resume_point(last_event_id_header, last_event_id) or 0
     if await run_in_threadpool(_ended_and_told, rt, job_id, who.sees, after):
         return Response(status_code=204, headers=_STREAM_HEADERS)
-    feed = hub.follow(Filter(who.owner_id, job_ids=frozenset({job_id})), after_id=after)
+    feed = hub.follow(Filter(who.sees, job_ids=frozenset({job_id})), after_id=after)
     return _sse(_frames(feed, rt.settings, until_terminal=True))
 
 
@@ -135,7 +135,7 @@ def _filter(who: Principal, job_ids: list[str] | None, workflow_id: str | None, 
         if unknown:
             raise BadRequest(f"unknown event type(s): {', '.join(unknown)}", code="unknown_event_type")
     return Filter(
-        who.owner_id, job_ids=frozenset(job_ids) if job_ids else None, workflow_id=workflow_id, types=wanted
+        who.sees, job_ids=frozenset(job_ids) if job_ids else None, workflow_id=workflow_id, types=wanted
     )
 
 

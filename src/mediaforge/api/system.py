@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from mediaforge.api.deps import ReadSession, Rt
+from mediaforge.api.deps import Caller, Principal, ReadSession, Rt
 from mediaforge.metrics import REGISTRY, refresh_gauges
 from mediaforge.workers import repository as workers
 
@@ -30,7 +30,8 @@ class ProcessorView(BaseModel):
 
 
 @router.get("/v1/processors", response_model=list[ProcessorView])
-def list_processors(rt: Rt) -> list[ProcessorView]:
+def list_processors(rt: Rt, who: Annotated[Principal, Caller()]) -> list[ProcessorView]:
+    """Every processor, and whether this server can run it (with the install hint when not)."""
     out = []
     for p in rt.registry:
         a = p.availability()

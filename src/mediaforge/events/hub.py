@@ -78,9 +78,10 @@ class Message:
 
 @dataclass(frozen=True)
 class Filter:
-    """What a reader wants: always one owner's events, optionally only some jobs, a workflow, types."""
+    """What a reader wants: one owner's events (every owner's for admins: None), maybe only some
+    jobs, a workflow, types."""
 
-    owner_id: str
+    owner_id: str | None
     job_ids: frozenset[str] | None = None
     workflow_id: str | None = None
     types: frozenset[str] | None = None
@@ -88,7 +89,7 @@ class Filter:
 
     def matches(self, message: Message) -> bool:
         return (
-            message.owner_id == self.owner_id
+            (self.owner_id is None or message.owner_id == self.owner_id)
             and (self.job_ids is None or message.job_id in self.job_ids)
             and (self.workflow_id is None or message.workflow_id == self.workflow_id)
             and (self.types is None or any(matches(t, message.type) for t in self.types))
@@ -218,7 +219,7 @@ class Hub:
         self._settings = settings
         self.bus = bus or bus_from_settings(settings)
         self._db: Database | None = None
-        self._readers: dict[str, set[_Subscription]] = {}
+        self._readers: dict[str | None, set[_Subscription]] = {}
         self._count = 0
         self._cursor = 0
         self._target = 0
@@ -335,10 +336,9 @@ class Hub:
                 return
 
     def _fan_out(self, message: Message) -> None:
-        subs = self._readers.get(message.owner_id)
-        if not subs:
-            return
-        for sub in list(subs):
+        # The owner's readers, then those following every owner (admins: key None).
+        subs = [*self._readers.get(message.owner_id, set()), *self._readers.get(None, set())]
+        for sub in subs:
             if sub.filter.matches(message) and not sub.offer(message):
                 CUT_OFF.inc()
                 log.info("event_reader_cut_off", owner=message.owner_id, limit=self._settings.sse_queue_size)

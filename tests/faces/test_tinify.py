@@ -1,0 +1,252 @@
+"""The Tinify.ai face over HTTP, as its real clients use it, every body checked against the contract."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from tests.accounts import make_tenant
+from tests.conftest import make_settings
+from tests.contract import validate
+
+from mediaforge.app import create_app
+from mediaforge.config import Settings
+
+SPEC = "tinify-ai.openapi.json"
+OCTET = "application/octet-stream"
+
+
+def jpeg(width: int = 320, height: int = 200) -> bytes:
+    image = Image.new("RGB", (width, height))
+    for x in range(width):
+        for y in range(0, height, 4):
+            image.putpixel((x, y), (x % 256, (y * 3) % 256, (x * y) % 256))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A valid PNG header claiming 50,000 x 50,000 pixels (2.5 gigapixels) with a tiny body."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+XXE_SVG = b"""<?xml version="1.0"?>
+<!DOCTYPE svg [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&xxe;</text></svg>"""
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url, auth_disabled=False, scheduler_secret="s3cret")
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, workers=0, run_migrations=False)) as client:
+        yield client
+
+
+def upload(app: TestClient, data: bytes, name: str = "photo.jpg", **headers: str) -> Any:
+    return app.post("/upload", files={"file": (name, data, OCTET)}, headers=headers)
+
+
+def guest_credits(app: TestClient, token: str) -> int:
+    status = app.get("/mcp/auth/status", headers={"X-Session-Token": token}).json()
+    return int(status["credits_remaining"])
+
+
+# --- phase 1 ------------------------------------------------------------------------------------------
+def test_octet_stream_upload_is_sniffed_and_issues_a_guest_token(app: TestClient) -> None:
+    response = upload(app, jpeg())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    validate(SPEC, "TempFileResponse", body)
+    assert (body["mime_type"], body["gif_frame_count"]) == ("image/jpeg", None)
+    assert body["session_token"].startswith("mfg_")
+    again = upload(app, jpeg(), **{"X-Session-Token": body["session_token"]}).json()
+    assert again["session_token"] is None
+
+
+def test_animated_gif_reports_frames_and_fps(app: TestClient) -> None:
+    frames = [Image.new("RGB", (20, 20), (i * 50, 255 - i * 50, 0)) for i in range(5)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    body = upload(app, buf.getvalue(), "anim.gif").json()
+    validate(SPEC, "TempFileResponse", body)
+    assert (body["gif_frame_count"], body["gif_fps"]) == (5, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status"),
+    [
+        pytest.param("cut.jpg", jpeg()[:600], 400, id="truncated-jpeg"),
+        pytest.param("empty.png", b"", 400, id="zero-bytes"),
+        pytest.param("bomb.png", png_bomb(), 400, id="50000x50000-png-bomb"),
+        pytest.param("xxe.svg", XXE_SVG, 400, id="svg-external-entity"),
+        pytest.param("notes.txt", b"just some text, not an image at all", 415, id="not-an-image"),
+    ],
+)
+def test_hostile_uploads_get_a_clean_4xx_and_cost_nothing(
+    app: TestClient, name: str, data: bytes, status: int
+) -> None:
+    token = upload(app, jpeg()).json()["session_token"]
+    before = guest_credits(app, token)
+    response = upload(app, data, name, **{"X-Session-Token": token})
+    assert response.status_code == status, response.text
+    assert isinstance(response.json()["detail"], str)
+    assert guest_credits(app, token) == before
+    assert app.get("/health").status_code == 200
+
+
+def test_url_to_the_metadata_service_is_refused(app: TestClient) -> None:
+    response = app.post("/upload/url", json={"url": "http://169.254.169.254/latest/meta-data/"})
+    assert 400 <= response.status_code < 500
+    assert "detail" in response.json()
+
+
+# --- phase 2: credits ---------------------------------------------------------------------------------
+def test_unknown_or_foreign_temp_file_is_404(app: TestClient) -> None:
+    mine = upload(app, jpeg()).json()
+    someone_else = upload(app, jpeg()).json()  # another guest
+    response = app.post(
+        "/auto",
+        json={"temp_file_ids": [someone_else["temp_file_id"]]},
+        headers={"X-Session-Token": mine["session_token"]},
+    )
+    assert response.status_code == 404
+    assert "Temp file not found" in response.json()["detail"]
+
+
+def test_endpoint_fields_must_be_valid_enums(app: TestClient) -> None:
+    temp = upload(app, jpeg()).json()
+    response = app.post(
+        "/resize",
+        json={"temp_file_ids": [temp["temp_file_id"]], "width": 10, "resize_behavior": "stretch"},
+        headers={"X-Session-Token": temp["session_token"]},
+    )
+    assert response.status_code == 422
+    validate(SPEC, "HTTPValidationError", response.json())
+
+
+# --- status and download ------------------------------------------------------------------------------
+def test_unknown_job_is_404_and_bad_ids_are_422(app: TestClient) -> None:
+    unknown = "6f1c2a4e-0000-4000-8000-000000000000"
+    assert app.get(f"/status/{unknown}").json() == {"detail": "Job not found"}
+    assert app.get(f"/status/{unknown}").status_code == 404
+    assert app.get(f"/download/{unknown}").status_code == 404
+    validate(SPEC, "HTTPValidationError", app.get("/status/nope").json())
+    batch = app.get("/status", params={"job_ids": f"{unknown},{unknown}"}).json()
+    validate(SPEC, "BatchStatusResponse", batch)
+    assert batch == {"success": True, "jobs": [], "total": 0}
+    assert app.get("/status", params={"job_ids": "zzz"}).status_code == 422
+
+
+def test_stream_of_an_unknown_job_sends_error(app: TestClient) -> None:
+    with app.stream("GET", "/status/6f1c2a4e-0000-4000-8000-000000000000/stream") as response:
+        text = "".join(response.iter_text())
+    assert "event: error" in text
+    assert "Job not found" in text
+
+
+# --- account side -------------------------------------------------------------------------------------
+def test_config_lists_the_tiers(app: TestClient) -> None:
+    config = app.get("/config").json()
+    assert config["tiers"]["guest"]["credits_per_day"] == 20
+    assert config["tiers"]["free"]["credits_per_day"] == 50
+    assert config["credit_costs"] == {"image": 1}
+
+
+def test_usage_needs_a_user_and_counts_days(app: TestClient, settings: Settings) -> None:
+    assert app.get("/usage/history").status_code == 401
+    user = make_tenant(settings, "u@example.com")
+    history = app.get("/usage/history", params={"days": 7}, headers=user.bearer).json()
+    assert (history["days"], len(history["daily"]), history["total_jobs"]) == (7, 7, 0)
+    assert app.get("/usage/history", params={"days": 91}, headers=user.bearer).status_code == 422
+    summary = app.get("/usage/summary", headers=user.bearer).json()
+    assert (summary["tier"], summary["credits_remaining"], summary["credits_limit"]) == ("free", 50, 50)
+
+
+def test_billing_without_stripe_is_503(app: TestClient, settings: Settings) -> None:
+    user = make_tenant(settings, "u@example.com")
+    body = {"price_id": "p", "success_url": "https://x/ok", "cancel_url": "https://x/no"}
+    response = app.post("/billing/checkout", json=body, headers=user.bearer)
+    assert response.status_code == 503
+    assert response.json()["detail"] == "payments not configured"
+
+
+def test_internal_endpoints_need_the_scheduler_secret(app: TestClient) -> None:
+    assert app.post("/internal/cleanup", headers={"X-CloudScheduler": "true"}).status_code == 403
+    ok = {"X-CloudScheduler": "true", "X-Scheduler-Secret": "s3cret"}
+    assert app.post("/internal/cleanup", headers=ok).json() == {"success": True, "deleted": 0, "errors": []}
+    assert app.post("/internal/refresh-daily-credits", headers=ok).json()["success"] is True
+    assert app.post("/internal/cleanup", headers={"X-Scheduler-Secret": "s3cret"}).status_code == 403
+
+
+def test_cors_preflight(app: TestClient) -> None:
+    plain = app.options("/upload")
+    assert plain.status_code == 200
+    preflight = app.options(
+        "/status/abc/stream",
+        headers={"Origin": "https://tinify.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] in ("*", "https://tinify.example")
+
+
+# --- MCP device login ---------------------------------------------------------------------------------
+def test_mcp_device_login_then_status_then_revoke(app: TestClient, settings: Settings) -> None:
+    user = make_tenant(settings, "mcp@example.com")
+    start = app.post("/mcp/auth/device-code").json()
+    assert {"device_code", "user_code", "verify_url", "expires_in", "interval"} <= set(start)
+    assert app.get("/mcp/auth/token", params={"device_code": start["device_code"]}).json() == {
+        "status": "pending"
+    }
+    approved = app.post("/mcp/auth/approve", json={"user_code": start["user_code"]}, headers=user.bearer)
+    assert approved.json()["status"] == "approved"
+    token = app.get("/mcp/auth/token", params={"device_code": start["device_code"]}).json()
+    assert (token["status"], token["user"]["email"], token["user"]["credits_remaining"]) == (
+        "approved",
+        "mcp@example.com",
+        50,
+    )
+    mcp = {"Authorization": f"Bearer {token['mcp_token']}"}
+    status = app.get("/mcp/auth/status", headers=mcp).json()
+    assert (status["logged_in"], status["tier"], status["credits_limit"]) == (True, "free", 50)
+    assert app.post("/mcp/auth/revoke", headers=mcp).json() == {"success": True}
+    assert app.get("/mcp/auth/status", headers=mcp).status_code == 401
+
+
+def test_device_code_is_limited_to_ten_an_hour_per_ip(app: TestClient) -> None:
+    codes = [app.post("/mcp/auth/device-code").status_code for _ in range(11)]
+    assert codes == [200] * 10 + [429]
+    assert "Retry-After" in app.post("/mcp/auth/device-code").headers
+
+
+def _sse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    for block in text.split("\n\n"):
+        lines = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":")
+        )
+        if "event" in lines:
+            events.append((lines["event"], json.loads(lines["data"])))
+    return events
