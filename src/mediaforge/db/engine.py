@@ -82,7 +82,16 @@ def _make_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        # Timestamps read on the driver connection (the worker's hot path) come back in UTC, as the
+        # ORM's UTCDateTime columns return them.
+        connect_args={"options": "-c timezone=UTC"},
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

@@ -4,6 +4,10 @@ Threads: the main loop claims (never more jobs than free slots, so no job waits 
 worker), one slot thread per work process supervises a job (progress, cancel, timeout, lease loss),
 a monitor renews leases and picks up cancel requests, and on PostgreSQL a listener turns NOTIFY
 into an immediate wake-up. SIGTERM drains: stop claiming, finish what runs, then exit.
+
+A plain success (no output files, no children, no parent or workflow to update) is not recorded by
+its slot: the slot hands it to the main loop and is free at once, and the main loop records every
+such result and leases the next jobs for the free slots in one transaction.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class Claim:
     params: dict[str, Any]
     inputs: list[str]
     timeout: float | None
+    simple: bool = False
+    """Nothing beyond the row itself changes when it succeeds (no parent, no workflow)."""
     cancel: threading.Event = field(default_factory=threading.Event)
     lost: threading.Event = field(default_factory=threading.Event)
 
@@ -65,6 +71,11 @@ class Outcome:
     error_type: str = ""
     message: str = ""
     delay: float | None = None
+
+    @property
+    def plain_success(self) -> bool:
+        """Done, with neither output files to store nor children to create."""
+        return self.kind == "done" and not self.payload["files"] and not self.payload["children"]
 
 
 class Worker:
@@ -78,8 +89,13 @@ class Worker:
         self.queues = s.queues
         self.types = [p.name for p in runtime.registry.runnable(s.capabilities)]
         self._inbox: queue.Queue[Claim | None] = queue.Queue()
+        self._succeeded: list[tuple[Claim, dict[str, Any]]] = []
+        """Plain successes waiting for the main loop to record them."""
         self._free = self.concurrency
         self._lock = threading.Lock()
+        self._writing = threading.Lock()
+        """Held by the main loop's transaction and the lease renewal: both lock several running rows
+        of this worker, and taking turns keeps them from deadlocking on each other."""
         self._active: dict[str, Claim] = {}
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -148,9 +164,9 @@ class Worker:
     def _claim_loop(self) -> None:
         poll = self.rt.settings.worker_poll_seconds if self.rt.db.dialect == "sqlite" else 1.0
         woken = True
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() or self._active:  # draining: record what still ends
             try:
-                claimed = self._claim() if self._free and self._may_have_work(woken) else 0
+                claimed = self._cycle(woken)
                 self._sweeper.maybe_run()
             except Exception:
                 log.exception("claim_failed", worker_id=self.id)
@@ -165,23 +181,59 @@ class Worker:
         with self.rt.db.session(read_only=True) as session:
             return JobRepository(session).has_ready(self.queues, self.types, utcnow())
 
-    def _claim(self) -> int:
-        if not self.types:
+    def _cycle(self, woken: bool) -> int:
+        """Record the plain successes and lease jobs for the free slots, in one transaction."""
+        with self._lock:
+            done, self._succeeded = self._succeeded, []
+        want = self._free if self.types and not self._stopping.is_set() else 0
+        if want and not done and not self._may_have_work(woken):
+            want = 0
+        if not done and not want:
             return 0
-        with self.rt.db.session() as session:
-            rows = JobRepository(session).claim(
-                worker_id=self.id,
-                queues=self.queues,
-                types=self.types,
-                limit=self._free,
-                lease_seconds=self.rt.settings.lease_seconds,
-                now=utcnow(),
-            )
-            for job in rows:
-                jobs.emit(session, job, "job.updated")
+        try:
+            with self._writing, self.rt.db.session() as session:
+                recorded = set(
+                    jobs.succeed_leased_many(
+                        session, self.id, [(c.id, c.attempt, r) for c, r in done], self.rt.settings
+                    )
+                )
+                rows = (
+                    JobRepository(session).claim(
+                        worker_id=self.id,
+                        queues=self.queues,
+                        types=self.types,
+                        limit=want,
+                        lease_seconds=self.rt.settings.lease_seconds,
+                        now=utcnow(),
+                        lease_only=not recorded,
+                    )
+                    if want
+                    else []
+                )
+                for job in rows:
+                    jobs.emit(session, job, "job.updated")
+        except BaseException:
+            with self._lock:  # recorded next time; their leases stay renewed meanwhile
+                self._succeeded[:0] = done
+            raise
+        for claim, _ in done:
+            if claim.id in recorded:
+                self.processed += 1
+            else:
+                log.warning("lease_lost", job_id=claim.id, attempt=claim.attempt)
+        with self._lock:
+            for claim, _ in done:
+                self._active.pop(claim.id, None)
         for job in rows:
             claim = Claim(
-                job.id, job.type, job.owner_id, job.attempt, job.params, job.inputs, job.timeout_seconds
+                job.id,
+                job.type,
+                job.owner_id,
+                job.attempt,
+                job.params,
+                job.inputs,
+                job.timeout_seconds,
+                simple=job.parent_id is None and job.workflow_id is None,
             )
             with self._lock:
                 self._free -= 1
@@ -194,19 +246,22 @@ class Worker:
         process = WorkProcess(self.rt.settings.worker_memory_limit_mb)
         try:
             while (claim := self._inbox.get()) is not None:
+                handed_over = False
                 try:
-                    self._execute(process, claim)
+                    handed_over = self._execute(process, claim)
                 except Exception:
                     log.exception("slot_failed", job_id=claim.id)
                 finally:
                     with self._lock:
-                        self._active.pop(claim.id, None)
+                        if not handed_over:
+                            self._active.pop(claim.id, None)
                         self._free += 1
                     signals.wake()
         finally:
             process.close()
 
-    def _execute(self, process: WorkProcess, claim: Claim) -> None:
+    def _execute(self, process: WorkProcess, claim: Claim) -> bool:
+        """Run one job; True when its plain success was handed to the main loop to record."""
         structlog.contextvars.bind_contextvars(job_id=claim.id, attempt=claim.attempt)
         tmp = self.rt.settings.data_dir / "tmp" / f"{claim.id}-{claim.attempt}"  # made on first use
         try:
@@ -224,7 +279,12 @@ class Worker:
                     "inputs": inputs,
                 }
                 outcome = self._supervise(process, claim, task)
+            if claim.simple and outcome.plain_success:
+                with self._lock:
+                    self._succeeded.append((claim, outcome.payload["result"]))
+                return True
             self._finish(claim, outcome, tmp)
+            return False
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
             structlog.contextvars.unbind_contextvars("job_id", "attempt")
@@ -426,16 +486,19 @@ class Worker:
                 return
 
     def _renew_leases(self) -> None:
-        with self.rt.db.session() as session:
-            held = JobRepository(session).heartbeat(
-                self.id, lease_seconds=self.rt.settings.lease_seconds, now=utcnow()
+        with self._lock:
+            held = list(self._active.values())
+        with self._writing, self.rt.db.session() as session:
+            renewed = JobRepository(session).heartbeat(
+                self.id,
+                [(claim.id, claim.attempt) for claim in held],
+                lease_seconds=self.rt.settings.lease_seconds,
+                now=utcnow(),
             )
-        by_id = {job_id: (attempt, cancel) for job_id, attempt, cancel in held}
-        for claim in list(self._active.values()):
-            attempt, cancel = by_id.get(claim.id, (None, False))
-            if attempt != claim.attempt:
+        for claim in held:
+            if claim.id not in renewed:
                 claim.lost.set()
-            elif cancel:
+            elif renewed[claim.id]:
                 claim.cancel.set()
 
 

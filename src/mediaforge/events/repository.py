@@ -6,14 +6,19 @@ commit order: a reader that follows ids (SSE ``Last-Event-ID``, the webhook fan-
 never see id N+1 while N is still invisible. SQLite's single writer gives the same order. After the
 commit, the last id is announced: ``NOTIFY mediaforge_events`` on PostgreSQL and the in-process
 listeners registered with ``on_commit``.
+
+The lock serialises every commit that writes events, so it is held as briefly as possible: one
+statement takes it, inserts the rows and sends the ``NOTIFY``, and the ``COMMIT`` travels in the
+same network round trip (psycopg pipeline mode), so no lock holder ever waits on its client.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import event, func, insert, or_, select, text
+from sqlalchemy import Connection, event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from mediaforge.clock import utcnow
@@ -26,6 +31,21 @@ CHANNEL = "mediaforge_events"
 _PENDING = "mediaforge_outbox"
 _LOCK = 0x6D66_6576  # "mfev": the outbox's advisory lock key
 _INSERT = insert(Event).returning(Event.id, sort_by_parameter_order=True)
+# Lock, insert (ids in the order appended) and notify as one statement; the caller commits at once.
+_PG_WRITE = f"""
+WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({_LOCK})),
+written AS (
+    INSERT INTO events (type, owner_id, job_id, workflow_id, payload, created_at)
+    SELECT e.type, e.owner_id, e.job_id, e.workflow_id, e.payload, %(now)s
+    FROM lock, ROWS FROM (
+        jsonb_to_recordset(%(rows)s::jsonb)
+        AS (type text, owner_id text, job_id text, workflow_id text, payload jsonb)
+    ) WITH ORDINALITY AS e(type, owner_id, job_id, workflow_id, payload, n)
+    ORDER BY e.n
+    RETURNING id
+)
+SELECT max(id), pg_notify('{CHANNEL}', max(id)::text) FROM written
+"""
 _listeners: list[Callable[[int], None]] = []
 
 
@@ -98,18 +118,35 @@ def since(
 
 @event.listens_for(Session, "before_commit")
 def _write_outbox(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the events wait for the real commit
     rows = session.info.pop(_PENDING, None)
     if not rows:
         return
+    session.flush()  # nothing of this unit of work may reach the database after the events
     conn = session.connection()
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
-    now = utcnow()
-    last = max(conn.scalars(_INSERT, [{**row, "created_at": now} for row in rows]))
-    if postgres:
-        conn.execute(text("SELECT pg_notify(:channel, :last)"), {"channel": CHANNEL, "last": str(last)})
+    if conn.dialect.name == "postgresql":
+        last = _write_and_commit(conn, rows)
+    else:
+        now = utcnow()
+        last = max(conn.scalars(_INSERT, [{**row, "created_at": now} for row in rows]))
     after_commit(session, lambda: _announce(last))
+
+
+def _write_and_commit(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Write ``rows`` under the outbox lock and commit in one round trip; the last id written.
+
+    The session's own commit that follows finds the transaction already committed (a no-op).
+    """
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    params = {"now": utcnow(), "rows": json.dumps(rows, separators=(",", ":"))}
+    with driver.pipeline():
+        cursor = driver.execute(_PG_WRITE, params)
+        driver.commit()
+    row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 @event.listens_for(Session, "after_rollback")

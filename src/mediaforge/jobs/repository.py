@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, Update, and_, bindparam, func, or_, select, text, update
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, Connection, Table, Update, and_, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from mediaforge.clock import utcnow
@@ -128,35 +132,37 @@ class JobRepository:
         limit: int,
         lease_seconds: float,
         now: datetime,
+        lease_only: bool = True,
     ) -> list[JobRow]:
         """Lease up to ``limit`` runnable jobs (as rows), highest priority then oldest first.
 
-        PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
-        SQLite: both statements run under the write lock taken by ``BEGIN IMMEDIATE``.
+        PostgreSQL: one ``UPDATE`` whose ids come from ``FOR UPDATE SKIP LOCKED`` (concurrent
+        claimers pass each other); SQLite: both statements run under the write lock taken by
+        ``BEGIN IMMEDIATE``. ``lease_only``: the transaction writes nothing else, so on PostgreSQL
+        its commit need not wait for the disk (a lease lost in a crash only re-queues the job, and
+        the fenced writes reject the old attempt).
         """
-        postgres = self.session.get_bind().dialect.name == "postgresql"
-        # Two statements, not UPDATE ... WHERE id IN (subquery): the planner may re-run a LIMITed
-        # subquery per row, and a literal id list always reaches the rows by primary key.
         conn = self.session.connection()  # Core on the connection: no ORM bookkeeping on the hot path
-        ids = list(
-            conn.scalars(
-                _CLAIM_PICK_PG if postgres else _CLAIM_PICK,
-                {"queues": list(queues), "types": list(types), "now": now, "limit": limit},
-            )
-        )
-        if not ids:
-            return []
-        if postgres:
-            # A lease lost in a crash only sends the job back to the queue, and the fenced writes
-            # reject the old attempt: this commit need not wait for the disk.
-            conn.execute(_ASYNC_COMMIT)
         params = {
-            "ids": ids,
-            "owner": worker_id,
+            "queues": list(queues),
+            "types": list(types),
             "now": now,
+            "limit": limit,
+            "owner": worker_id,
             "expires": now + timedelta(seconds=lease_seconds),
         }
-        claimed: list[JobRow] = list(conn.execute(_CLAIM_LEASE, params))
+        if conn.dialect.name == "postgresql":
+            driver = _driver(conn)
+            if lease_only:
+                driver.execute(_ASYNC_COMMIT_PG)
+            claimed = _rows(driver.execute(_CLAIM_PG, params))
+        else:
+            # Two statements, not UPDATE ... WHERE id IN (subquery): the planner may re-run a
+            # LIMITed subquery per row, and a literal id list always reaches the rows by primary key.
+            ids = list(conn.scalars(_CLAIM_PICK, params))
+            if not ids:
+                return []
+            claimed = list(conn.execute(_CLAIM_LEASE, {**params, "ids": ids}))
         claimed.sort(key=lambda j: (-j.priority, j.run_at, j.id))  # RETURNING keeps no order
         return claimed
 
@@ -168,23 +174,49 @@ class JobRepository:
         The attempt number fences a worker whose lease expired and whose job was re-leased.
         Returns the updated row, or None when the fence did not hold.
         """
-        values = {"updated_at": utcnow(), **values}
-        params = {"k_id": job_id, "k_owner": worker_id, "k_attempt": attempt}
-        params.update({f"v_{name}": value for name, value in values.items()})
-        return self.session.connection().execute(_leased_update(tuple(sorted(values))), params).first()
+        rows = self.update_leased_many(worker_id, values, [(job_id, attempt, {})])
+        return rows[0] if rows else None
+
+    def update_leased_many(
+        self, worker_id: str, common: dict[str, Any], each: Sequence[tuple[str, int, dict[str, Any]]]
+    ) -> list[JobRow]:
+        """``update_leased`` for many jobs at once: ``common`` values for all, plus each one's own.
+
+        ``each`` holds (job id, attempt, values), every values dict with the same keys. Returns the
+        rows whose fence held (in no particular order); on PostgreSQL this is one statement.
+        """
+        if not each:
+            return []
+        common = {"updated_at": utcnow(), **common}
+        conn = self.session.connection()
+        if conn.dialect.name == "postgresql":
+            fenced = [
+                {"k_id": job_id, "k_attempt": attempt, "k_owner": worker_id, "k_status": R, **values}
+                for job_id, attempt, values in each
+            ]
+            params = {f"v_{name}": _pg_value(name, value) for name, value in common.items()}
+            params["k_rows"] = Jsonb(fenced)
+            params["k_ids"] = [job_id for job_id, _, _ in each]
+            statement = _leased_update_pg(tuple(sorted(common)), tuple(sorted(each[0][2])))
+            return _rows(_driver(conn).execute(statement, params))
+        found = []
+        for job_id, attempt, values in each:
+            merged = {**common, **values}
+            params = {"k_id": job_id, "k_owner": worker_id, "k_attempt": attempt}
+            params.update({f"v_{name}": value for name, value in merged.items()})
+            found.append(conn.execute(_leased_update(tuple(sorted(merged))), params).first())
+        return [row for row in found if row is not None]
 
     def heartbeat(
-        self, worker_id: str, *, lease_seconds: float, now: datetime
-    ) -> list[tuple[str, int, bool]]:
-        """Extend every lease this worker holds; returns (id, attempt, cancel_requested) of each."""
-        stmt = (
-            update(Job)
-            .where(Job.lease_owner == worker_id, Job.status == R)
-            .values(lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
-            .returning(Job.id, Job.attempt, Job.cancel_requested)
-            .execution_options(synchronize_session=False)
-        )
-        return [(row[0], row[1], row[2]) for row in self.session.execute(stmt)]
+        self, worker_id: str, held: Sequence[tuple[str, int]], *, lease_seconds: float, now: datetime
+    ) -> dict[str, bool]:
+        """Extend the leases this worker still holds among ``held`` (job id, attempt).
+
+        Returns ``{job id: cancel_requested}`` for each lease renewed; a job missing from it was lost.
+        """
+        values = {"lease_expires_at": now + timedelta(seconds=lease_seconds), "heartbeat_at": now}
+        rows = self.update_leased_many(worker_id, values, [(job_id, attempt, {}) for job_id, attempt in held])
+        return {row.id: row.cancel_requested for row in rows}
 
     # --- the sweeper's reads -------------------------------------------------------------
     def expired_leases(self, now: datetime, limit: int = 500) -> list[Job]:
@@ -224,23 +256,67 @@ _CLAIM_PICK = (
     .order_by(Job.priority.desc(), Job.run_at)  # the claim index's own order: no sort step
     .limit(bindparam("limit"))
 )
-_CLAIM_PICK_PG = _CLAIM_PICK.with_for_update(skip_locked=True)
+_CLAIM_SET = {
+    "status": R,
+    "lease_owner": bindparam("owner"),
+    "lease_expires_at": bindparam("expires"),
+    "heartbeat_at": bindparam("now"),
+    "started_at": bindparam("now"),
+    "attempt": _JOBS.c.attempt + 1,
+    "updated_at": bindparam("now"),
+    "progress": 0.0,
+    "progress_message": None,
+}
 _CLAIM_LEASE = (
     update(_JOBS)
     .where(_JOBS.c.id.in_(bindparam("ids", expanding=True)), _JOBS.c.status == Q)
-    .values(
-        status=R,
-        lease_owner=bindparam("owner"),
-        lease_expires_at=bindparam("expires"),
-        heartbeat_at=bindparam("now"),
-        started_at=bindparam("now"),
-        attempt=_JOBS.c.attempt + 1,
-        updated_at=bindparam("now"),
-        progress=0.0,
-        progress_message=None,
-    )
+    .values(_CLAIM_SET)
     .returning(*_JOBS.c)
 )
+# PostgreSQL's hot path runs on the driver connection (psycopg): SQLAlchemy's execution layers
+# cost more CPU than the statements themselves. The connection's time zone is UTC (db.engine), so
+# timestamps come back as the UTC-aware datetimes the ORM would give.
+_ASYNC_COMMIT_PG = "SET LOCAL synchronous_commit = off"
+_JSON_COLUMNS = frozenset(c.name for c in _JOBS.c if isinstance(c.type, JSON))
+_RETURNING = ", ".join(f"jobs.{c.name}" for c in _JOBS.c)
+_JobTuple = namedtuple("_JobTuple", [c.name for c in _JOBS.c])  # type: ignore[misc]  # built from the table
+# ``id = ANY(ARRAY(subquery))`` runs the locking subquery once (an InitPlan), then reaches each row
+# by primary key: one statement for the whole claim. The subquery locked the rows it picked as
+# queued, so the UPDATE needs no status check of its own (which could steer the planner to the
+# claim index and its dead entries).
+_CLAIM_PG = f"""
+UPDATE jobs SET status = '{R}', lease_owner = %(owner)s, lease_expires_at = %(expires)s,
+    heartbeat_at = %(now)s, started_at = %(now)s, attempt = attempt + 1, updated_at = %(now)s,
+    progress = 0, progress_message = NULL
+WHERE id = ANY(ARRAY(
+    SELECT id FROM jobs
+    WHERE status = '{Q}' AND queue = ANY(%(queues)s) AND type = ANY(%(types)s) AND run_at <= %(now)s
+    ORDER BY priority DESC, run_at  -- the claim index's own order: no sort step
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+))
+RETURNING {_RETURNING}
+"""
+
+
+def _driver(conn: Connection) -> psycopg.Connection[Any]:
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    return driver
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> list[JobRow]:
+    """``RETURNING`` rows as named tuples with the attributes of a ``Row`` of ``jobs``.
+
+    The columns are known, so ``cursor.description`` (which builds an object per column) is not
+    asked for.
+    """
+    rows: list[Any] = [_JobTuple._make(values) for values in cursor]
+    return rows
+
+
+def _pg_value(name: str, value: Any) -> Any:
+    return Jsonb(value) if value is not None and name in _JSON_COLUMNS else value
 
 
 @lru_cache(maxsize=64)
@@ -256,4 +332,25 @@ def _leased_update(names: tuple[str, ...]) -> Update:
         )
         .values({name: bindparam(f"v_{name}", type_=_JOBS.c[name].type) for name in names})
         .returning(*_JOBS.c)
+    )
+
+
+@lru_cache(maxsize=64)
+def _leased_update_pg(common: tuple[str, ...], each: tuple[str, ...]) -> str:
+    """The fenced UPDATE of many rows on PostgreSQL: ``common`` from parameters, ``each`` per row.
+
+    The rows, fences included, arrive as one JSON array, and their ids once more as an array that
+    the planner can count and look up by primary key. Comparing with fence values joined from the
+    rows, not with literals, keeps it there: ``status = 'running'`` would let it scan the partial
+    lease index, whose dead entries pile up while jobs stream through.
+    """
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]  # the dialect class is untyped
+    columns = "".join(f", {name} {_JOBS.c[name].type.compile(dialect=pg)}" for name in each)
+    assignments = [f"{name} = %(v_{name})s" for name in common] + [f"{name} = d.{name}" for name in each]
+    return (
+        f"UPDATE jobs SET {', '.join(assignments)} FROM jsonb_to_recordset(%(k_rows)s)"
+        f" AS d(k_id text, k_attempt integer, k_owner text, k_status text{columns})"
+        " WHERE jobs.id = ANY(%(k_ids)s) AND jobs.id = d.k_id"
+        " AND jobs.attempt = d.k_attempt AND jobs.lease_owner = d.k_owner AND jobs.status = d.k_status"
+        f" RETURNING {_RETURNING}"
     )

@@ -6,6 +6,7 @@ change a job without the event that the delivery channels replay.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "retry",
     "succeed",
     "succeed_leased",
+    "succeed_leased_many",
     "view",
 ]
 
@@ -360,6 +362,20 @@ def succeed_leased(
     emit(session, row, "job.completed")
     _after_terminal(session, row, settings)
     return True
+
+
+def succeed_leased_many(
+    session: Session, worker_id: str, done: Sequence[tuple[str, int, dict[str, Any]]], settings: Settings
+) -> list[str]:
+    """``succeed_leased`` for many (job id, attempt, result) at once; the ids whose lease still held."""
+    check_transition(S.RUNNING, S.SUCCEEDED)
+    common = _changes(S.SUCCEEDED, settings, {"progress": 100.0, "progress_message": None, "error": None})
+    each = [(job_id, attempt, {"result": result, "outputs": []}) for job_id, attempt, result in done]
+    rows = JobRepository(session).update_leased_many(worker_id, common, each)
+    for row in rows:
+        emit(session, row, "job.completed")
+        _after_terminal(session, row, settings)
+    return [row.id for row in rows]
 
 
 def succeed(
