@@ -132,6 +132,7 @@ def servers(
         **os.environ,
         "MEDIAFORGE_LOG_LEVEL": "WARNING",
         "MEDIAFORGE_LOG_JSON": "false",
+        "MEDIAFORGE_AUTH_DISABLED": "true",  # loopback servers, as `make serve` runs them
         "MEDIAFORGE_WORKER_CONCURRENCY": "2",
         "MEDIAFORGE_SSE_QUEUE_SIZE": "1000",
         "MEDIAFORGE_FETCH_ALLOW_HOSTS": f"127.0.0.1:{hook_port}",

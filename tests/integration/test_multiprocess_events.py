@@ -83,6 +83,7 @@ def test_a_job_run_by_one_server_reaches_a_stream_on_another(
         "MEDIAFORGE_STORAGE_URL": (tmp_path / "blobs").as_uri(),
         "MEDIAFORGE_BUS_URL": bus_url,
         "MEDIAFORGE_LOG_JSON": "false",
+        "MEDIAFORGE_AUTH_DISABLED": "true",  # loopback servers, as `make serve` runs them
         "MEDIAFORGE_SSE_HEARTBEAT_SECONDS": "0.5",
         "MEDIAFORGE_WORKER_CONCURRENCY": "1",
     }
