@@ -250,3 +250,130 @@ def _sse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
         if "event" in lines:
             events.append((lines["event"], json.loads(lines["data"])))
     return events
+
+
+# --- the real client's flow (tinify-ai-mcp-server 1.3) -----------------------------------------------
+@pytest.fixture
+def worked(settings: Settings) -> Iterator[TestClient]:
+    """The app with one embedded work process, so jobs run."""
+    with TestClient(create_app(settings, workers=1, run_migrations=False)) as client:
+        yield client
+
+
+def client_flow(app: TestClient, auth: dict[str, str]) -> tuple[dict[str, Any], Any]:
+    """upload (octet-stream) → /auto → SSE until ``complete`` → download; returns the event and download."""
+    temp = upload(app, jpeg(640, 400), "holiday.jpg", **auth)
+    assert temp.status_code == 200, temp.text
+    validate(SPEC, "TempFileResponse", temp.json())
+    auth = auth or {"X-Session-Token": temp.json()["session_token"]}
+    settings = {"output_format": "webp", "output_seo_tag_gen": True, "output_seo_rename": False}
+    processed = app.post(
+        "/auto", json={"temp_file_ids": [temp.json()["temp_file_id"]], "settings": settings}, headers=auth
+    )
+    assert processed.status_code == 200, processed.text
+    validate(SPEC, "ProcessFilesResponse", processed.json())
+    job = processed.json()["jobs"][0]
+    validate(SPEC, "JobResponse", {k: v for k, v in job.items() if k not in ("job_id", "temp_file_id")})
+    with app.stream("GET", f"/status/{job['id']}/stream") as stream:  # no auth headers, as the client
+        events = _sse_events("".join(stream.iter_text()))
+    names = [name for name, _ in events]
+    assert names[-1] == "complete", names
+    complete = events[-1][1]
+    download = app.get(f"/download/{job['id']}")
+    return complete, download
+
+
+def check_complete(complete: dict[str, Any], download: Any) -> None:
+    assert complete["status"] == "completed", complete
+    validate(SPEC, "JobResponse", {k: v for k, v in complete.items() if k not in ("job_id", "error")})
+    assert complete["job_id"] == complete["id"]
+    assert (complete["processed_format"], complete["processed_width"], complete["processed_height"]) == (
+        "webp",
+        640,
+        400,
+    )
+    assert complete["processed_size"] == len(download.content)
+    assert complete["processed_compression_ratio"] > 1
+    stages = (complete["executed_compress"], complete["executed_resize"], complete["executed_upscale"])
+    assert stages == (True, False, False)
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "image/webp"
+    assert 'filename="holiday.webp"' in download.headers["content-disposition"]
+    assert Image.open(io.BytesIO(download.content)).size == (640, 400)
+    if complete["executed_tag"]:
+        assert complete["seo_alt_text"]
+        assert complete["seo_keywords"]
+        assert complete["seo_filename"]
+    else:  # the ml extra is not installed: no tags, never invented ones
+        assert (complete["seo_alt_text"], complete["seo_keywords"]) == (None, None)
+
+
+def test_guest_client_flow(worked: TestClient) -> None:
+    complete, download = client_flow(worked, {})
+    check_complete(complete, download)
+    assert complete["job_source"] == "guest"
+    assert complete["credits_used"] == 1
+
+
+def test_mcp_client_flow(worked: TestClient, settings: Settings) -> None:
+    user = make_tenant(settings, "mcp@example.com")
+    start = worked.post("/mcp/auth/device-code").json()
+    worked.post("/mcp/auth/approve", json={"user_code": start["user_code"]}, headers=user.bearer)
+    token = worked.get("/mcp/auth/token", params={"device_code": start["device_code"]}).json()["mcp_token"]
+    mcp = {"Authorization": f"Bearer {token}"}
+    complete, download = client_flow(worked, mcp)
+    check_complete(complete, download)
+    assert complete["job_source"] == "mcp"
+    status = worked.get("/mcp/auth/status", headers=mcp).json()
+    assert status["credits_remaining"] == 49
+    signed = worked.get(f"/download/{complete['id']}/url").json()
+    validate(SPEC, "SignedUrlResponse", signed)
+    assert (signed["expires_in"], signed["filename"], signed["size"]) == (
+        900,
+        "holiday.webp",
+        len(download.content),
+    )
+    batch = worked.get("/status", params=[("job_ids", complete["id"]), ("job_ids", complete["id"])]).json()
+    validate(SPEC, "BatchStatusResponse", batch)
+    one = worked.get(f"/status/{complete['id']}").json()
+    validate(SPEC, "StatusResponse", one)
+    assert one["download_url"].endswith(f"/download/{complete['id']}")
+
+
+def test_credits_run_out_with_402_and_nothing_is_created(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(
+        tmp_path, database_url, auth_disabled=False, credit_daily={"guest": 2, "free": 50}
+    )
+    with TestClient(create_app(settings, workers=0, run_migrations=False)) as app:
+        first = upload(app, jpeg()).json()
+        token = {"X-Session-Token": first["session_token"]}
+        ids = [first["temp_file_id"]] + [
+            upload(app, jpeg(), **token).json()["temp_file_id"] for _ in range(2)
+        ]
+        refused = app.post("/auto", json={"temp_file_ids": ids}, headers=token)
+        assert refused.status_code == 402
+        body = refused.json()
+        assert (body["is_guest"], body["credits_remaining"], body["credits_needed"]) == (True, 2, 3)
+        assert guest_credits(app, first["session_token"]) == 2
+        done = app.post("/auto", json={"temp_file_ids": ids[:2]}, headers=token).json()
+        assert (len(done["jobs"]), done["credits_used"], done["credits_remaining"]) == (2, 2, 0)
+
+
+def test_resize_pad_and_seo_rename(worked: TestClient) -> None:
+    temp = upload(worked, jpeg(400, 200)).json()
+    auth = {"X-Session-Token": temp["session_token"]}
+    body = {"temp_file_ids": [temp["temp_file_id"]], "width": 100, "height": 100, "output_format": "png"}
+    job = worked.post("/resize", json=body, headers=auth).json()["jobs"][0]
+    with worked.stream("GET", f"/status/{job['id']}/stream") as stream:
+        complete = _sse_events("".join(stream.iter_text()))[-1][1]
+    assert (complete["status"], complete["processed_width"], complete["processed_height"]) == (
+        "completed",
+        100,
+        100,
+    )
+    assert (complete["executed_resize"], complete["job_entry_point"], complete["output_resize_behavior"]) == (
+        True,
+        "resize",
+        "pad",
+    )
+    assert Image.open(io.BytesIO(worked.get(f"/download/{job['id']}").content)).size == (100, 100)

@@ -6,7 +6,6 @@ import re
 import time
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Header, Request, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
@@ -17,7 +16,7 @@ from mediaforge.assets import service as assets
 from mediaforge.assets.models import Asset
 from mediaforge.errors import BadRequest, PayloadTooLarge
 from mediaforge.media.sniff import SNIFF_BYTES, sniff
-from mediaforge.storage.signing import verify
+from mediaforge.storage.signing import content_disposition, verify
 
 router = APIRouter(tags=["assets"])
 Reader = Annotated[Principal, Caller("assets:read")]
@@ -128,7 +127,7 @@ def stream_blob(
 ) -> Response:
     headers = {"Accept-Ranges": "bytes"}
     if filename:
-        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        headers["Content-Disposition"] = content_disposition(filename)
     start, end, code = 0, size, status.HTTP_200_OK
     if range_header and (m := _RANGE.match(range_header.strip())) and (m.group(1) or m.group(2)):
         if m.group(1):

@@ -240,7 +240,7 @@ def _credit_facts(session: Session, rt: Rt, who: Principal) -> dict[str, Any]:
 def process(body: ProcessJobRequest, session: DbSession) -> dict[str, Any]:
     """Idempotent: our workers run Tinify jobs from the queue; this reports (and never re-runs) one."""
     job, source = _find(session, body.job_id)
-    view = render(jobs.view(session, job, detail=False), source)
+    view = _rendered(session, job, source)
     return {"success": True, "job_id": job.id, "status": view.status, "job": view.model_dump(mode="json")}
 
 
@@ -252,7 +252,7 @@ def status_one(job_id: uuid.UUID, request: Request, session: ReadSession, rt: Rt
     """One job; its id is the capability (no auth), as the contract has it."""
     job, source = _find(session, str(job_id))
     view = jobs.view(session, job)
-    rendered = render(view, source)
+    rendered = render(view, source, session.get(Asset, job.outputs[0]) if job.outputs else None)
     extra: dict[str, Any] = {}
     if rendered.status == "queued":
         extra["queue_position"] = view.queue_position
@@ -291,7 +291,7 @@ def status_many(job_ids: JobIds, session: ReadSession) -> BatchStatusResponse:
             job, source = _find(session, job_id)
         except JobNotFound:
             continue
-        found.append(render(jobs.view(session, job, detail=False), source))
+        found.append(_rendered(session, job, source))
     return BatchStatusResponse(jobs=found, total=len(found))
 
 
@@ -330,7 +330,7 @@ class Gone(MediaforgeError):
 
 def _result(session: Session, job_id: str) -> tuple[Asset, JobResponse]:
     job, source = _find(session, job_id)
-    rendered = render(jobs.view(session, job, detail=False), source)
+    rendered = _rendered(session, job, source)
     if rendered.status == "expired":
         raise Gone("Job has expired and its file was deleted")
     if rendered.status != "completed":
@@ -349,10 +349,15 @@ def _find(session: Session, job_id: str) -> tuple[Job, Asset | None]:
     return job, session.get(Asset, job.inputs[0]) if job.inputs else None
 
 
+def _rendered(session: Session, job: Job, source: Asset | None, *, detail: bool = False) -> JobResponse:
+    output = session.get(Asset, job.outputs[0]) if job.outputs else None
+    return render(jobs.view(session, job, detail=detail), source, output)
+
+
 def render_job(session: Session, job_id: str) -> JobResponse | None:
     """The job's ``JobResponse``, or None when there is no such Tinify job (for the streams)."""
     try:
         job, source = _find(session, job_id)
     except JobNotFound:
         return None
-    return render(jobs.view(session, job, detail=False), source)
+    return _rendered(session, job, source)

@@ -85,8 +85,10 @@ def expires_at(job: JobView) -> datetime:
     return job.expires_at or job.created_at + (ttl or timedelta(days=1))
 
 
-def render(job: JobView, source: Asset | None, now: datetime | None = None) -> JobResponse:
-    """The contract's ``JobResponse`` for a core job and its input asset."""
+def render(
+    job: JobView, source: Asset | None, output: Asset | None = None, now: datetime | None = None
+) -> JobResponse:
+    """The contract's ``JobResponse`` for a core job, its input asset and its output asset."""
     meta = job.meta.get("tinify", {})
     wanted = ProcessingSettings.model_validate(meta.get("settings", {}))
     result = job.result or {}
@@ -122,7 +124,7 @@ def render(job: JobView, source: Asset | None, now: datetime | None = None) -> J
         executed_resize=bool(executed.get("resize")),
         executed_compress=bool(executed.get("compress")),
         executed_tag=bool(executed.get("tag")),
-        processed_file_path=result.get("output_key") if status == "completed" else None,
+        processed_file_path=output.storage_key if output and status == "completed" else None,
         processed_filename=filename if status == "completed" else None,
         processed_size=processed_size,
         processed_format=out_format,
@@ -130,7 +132,7 @@ def render(job: JobView, source: Asset | None, now: datetime | None = None) -> J
         processed_height=result.get("output_height"),
         processed_compression_ratio=round(original_size / processed_size, 4) if processed_size else None,
         seo_alt_text=tags.get("alt_text"),
-        seo_filename=tags.get("seo_filename_stem"),
+        seo_filename=tags.get("seo_filename"),
         seo_keywords=tags.get("keywords"),
         job_source=meta.get("source"),
         job_entry_point=meta.get("entry_point"),
@@ -150,8 +152,8 @@ def _processed_filename(
     extension = result.get("output_format")
     if not extension:
         return None
-    if wanted.output_seo_rename and tags.get("seo_filename_stem"):
-        return f"{tags['seo_filename_stem']}.{extension}"
+    if wanted.output_seo_rename and tags.get("seo_filename"):
+        return f"{tags['seo_filename']}.{extension}"
     stem = PurePosixPath(source.filename).stem if source else "image"
     return f"{stem}.{extension}"
 
