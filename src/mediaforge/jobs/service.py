@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mediaforge.clock import utcnow
 from mediaforge.config import Settings
+from mediaforge.credits.ledger import refund_job
 from mediaforge.db.engine import after_commit
 from mediaforge.engine import signals
 from mediaforge.errors import Conflict, NotFound, ValidationFailed
@@ -448,6 +449,8 @@ def fail_attempt(
         announce(session, job.queue)
     else:
         _move(session, job, S.FAILED, settings, error=error)
+        if retryable:  # our side gave up (crashes, lost workers, timeouts), not the caller's input
+            refund_job(session, job.id, reason=f"failed: {error_type}")
 
 
 def lease_expired(session: Session, job: Job, settings: Settings, delay: float) -> None:
