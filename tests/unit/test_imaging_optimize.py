@@ -258,12 +258,13 @@ def test_metadata_is_kept_when_asked(tmp_path: Path, work: Path) -> None:
     assert exif.get(0x0112) in (None, 1)
 
 
-def test_wide_gamut_profile_is_converted_to_srgb(tmp_path: Path, work: Path) -> None:
+@pytest.mark.parametrize("width", [None, 64], ids=["full-decode", "shrink-on-load"])
+def test_wide_gamut_profile_is_converted_to_srgb(tmp_path: Path, work: Path, width: int | None) -> None:
     """An image carrying a Display P3 profile comes out as the same sRGB colours, profile dropped."""
     source = pyvips.Image.new_from_array(photo_array(128, 96)).copy(interpretation="srgb")
     p3 = source.icc_transform("p3", input_profile="srgb")
     p3.jpegsave(str(tmp_path / "p3.jpg"), Q=98)
-    _, data = run(tmp_path / "p3.jpg", work, format="png", quality=100)
+    _, data = run(tmp_path / "p3.jpg", work, format="png", quality=100, width=width)
     out = np.asarray(opened(data).convert("RGB")).reshape(-1, 3).mean(axis=0)
     naive = np.asarray(Image.open(tmp_path / "p3.jpg").convert("RGB")).reshape(-1, 3).mean(axis=0)
     expected = photo_array(128, 96).reshape(-1, 3).mean(axis=0)

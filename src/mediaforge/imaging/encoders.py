@@ -47,7 +47,6 @@ def jpeg(image: VipsImage, level: int, keep_metadata: bool, squeeze: bool) -> by
         Q=level,
         optimize_coding=True,
         trellis_quant=True,
-        overshoot_deringing=True,
         interlace=progressive,
         optimize_scans=squeeze and progressive,
         keep=keep_flags(keep_metadata),
