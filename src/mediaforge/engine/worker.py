@@ -45,6 +45,7 @@ __all__ = ["Worker"]
 
 log = structlog.get_logger(__name__)
 _PROGRESS_WRITE_EVERY = 0.5
+_LINGER = 0.002
 
 
 @dataclass
@@ -174,6 +175,16 @@ class Worker:
                 time.sleep(1.0)
             woken = signals.wait(poll) if not claimed or not self._free else True
 
+    def _linger(self) -> None:
+        """With a result to record while other slots still run, give them ``_LINGER`` s to end too.
+
+        Jobs leased together often end together: one transaction then records them all, rather than
+        one each (a short job's recording waits at most that long; nothing waits to start).
+        """
+        deadline = time.monotonic() + _LINGER
+        while self._succeeded and len(self._active) > len(self._succeeded) and time.monotonic() < deadline:
+            signals.wait(max(0.0, deadline - time.monotonic()))
+
     def _may_have_work(self, woken: bool) -> bool:
         """After a wake-up, yes; after a quiet poll on SQLite, ask a reader first (no write lock)."""
         if woken or self.rt.db.dialect != "sqlite":
@@ -183,6 +194,7 @@ class Worker:
 
     def _cycle(self, woken: bool) -> int:
         """Record the plain successes and lease jobs for the free slots, in one transaction."""
+        self._linger()
         with self._lock:
             done, self._succeeded = self._succeeded, []
         want = self._free if self.types and not self._stopping.is_set() else 0
