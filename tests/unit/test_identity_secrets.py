@@ -61,3 +61,38 @@ def test_scopes() -> None:
     assert (LOCAL.metered, reader.metered) == (False, True)
     with pytest.raises(ValueError, match="unknown scope"):
         check_scopes(["jobs:read", "root"])
+
+
+def test_token_checks_compare_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets are compared with ``hmac.compare_digest``, never ``==`` (which stops at a difference)."""
+    calls: list[tuple[str, str]] = []
+    real = s.hmac.compare_digest
+
+    def spy(a: str, b: str) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(s.hmac, "compare_digest", spy)
+    token, _ = s.new_token("session")
+    assert s.matches(token, s.hash_secret(token))
+    assert calls == [(s.hash_secret(token), s.hash_secret(token))]
+
+
+def test_an_unknown_email_costs_an_argon2_check_like_a_known_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Login timing does not tell whether an account exists: a missing hash is checked against a dummy."""
+    real = s._hasher()
+    verified: list[str] = []
+
+    class Spy:
+        def hash(self, password: str) -> str:
+            return real.hash(password)
+
+        def verify(self, stored: str, password: str) -> bool:
+            verified.append(stored)
+            return real.verify(stored, password)
+
+    monkeypatch.setattr(s, "_hasher", Spy)
+    assert not s.verify_password("guess", None)
+    assert not s.verify_password("guess", s.hash_password("the real one"))
+    assert len(verified) == 2
+    assert all(v.startswith("$argon2id$") for v in verified)
