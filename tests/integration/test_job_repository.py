@@ -12,7 +12,7 @@ from mediaforge.engine.sweeper import Sweeper
 from mediaforge.events.models import Event
 from mediaforge.jobs import service as jobs
 from mediaforge.jobs.models import Job
-from mediaforge.jobs.repository import JobRepository
+from mediaforge.jobs.repository import JobRepository, claim_statement
 from mediaforge.jobs.schemas import JobCreate
 from mediaforge.jobs.states import IllegalTransition, JobStatus, check_transition
 from mediaforge.runtime import Runtime
@@ -149,7 +149,7 @@ def test_transition_table_rejects_illegal_moves() -> None:
 
 @pytest.mark.postgres
 def test_claim_uses_the_partial_queue_index(runtime: Runtime) -> None:
-    """On PostgreSQL the claim scans the partial index of queued rows, not the finished ones."""
+    """On PostgreSQL the claim walks the partial index of queued rows, in claim order (no sort)."""
     if runtime.db.dialect != "postgresql":
         pytest.skip("plan check is PostgreSQL-specific")
     with runtime.db.session() as session:
@@ -162,16 +162,22 @@ def test_claim_uses_the_partial_queue_index(runtime: Runtime) -> None:
                 " now(), now() FROM generate_series(1, 5000)"
             )
         )
+        for _ in range(200):
+            jobs.create(
+                session,
+                OWNER,
+                JobCreate(type="debug.noop"),
+                registry=runtime.registry,
+                settings=runtime.settings,
+            )
         session.execute(text("ANALYZE jobs"))
     with runtime.db.session() as session:
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        params = {"q0": "default", "types": ["debug.noop"], "now": utcnow(), "limit": 10, "owner": "w"}
         plan = "\n".join(
-            r[0]
-            for r in session.execute(
-                text(
-                    "EXPLAIN SELECT id FROM jobs WHERE status = 'queued' AND queue IN ('default') AND"
-                    " type IN ('debug.noop') AND run_at <= now() ORDER BY priority DESC, run_at LIMIT 10"
-                    " FOR UPDATE SKIP LOCKED"
-                )
-            )
+            r[0] for r in driver.execute("EXPLAIN " + claim_statement(1), {**params, "expires": None})
         )
+        session.rollback()
     assert "ix_jobs_claim" in plan
+    assert "Sort" not in plan  # the index yields claim order: no sort over every queued row

@@ -298,7 +298,8 @@ class Worker:
             self._finish(claim, outcome, tmp)
             return False
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if os.path.lexists(tmp):  # most jobs never make it: skip rmtree's own cost
+                shutil.rmtree(tmp, ignore_errors=True)
             structlog.contextvars.unbind_contextvars("job_id", "attempt")
 
     def _materialize(self, claim: Claim, tmp: Path) -> list[dict[str, Any]]:

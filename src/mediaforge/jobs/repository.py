@@ -20,7 +20,7 @@ from mediaforge.jobs.models import Job
 from mediaforge.jobs.schemas import ChildrenSummary, JobRow
 from mediaforge.jobs.states import JobStatus
 
-__all__ = ["JobFilter", "JobRepository"]
+__all__ = ["JobFilter", "JobRepository", "claim_statement"]
 
 Q, R, W = JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.WAITING.value
 
@@ -142,6 +142,8 @@ class JobRepository:
         its commit need not wait for the disk (a lease lost in a crash only re-queues the job, and
         the fenced writes reject the old attempt).
         """
+        if not queues:
+            return []
         conn = self.session.connection()  # Core on the connection: no ORM bookkeeping on the hot path
         params = {
             "queues": list(queues),
@@ -155,7 +157,8 @@ class JobRepository:
             driver = _driver(conn)
             if lease_only:
                 driver.execute(_ASYNC_COMMIT_PG)
-            claimed = _rows(driver.execute(_CLAIM_PG, params))
+            params.update({f"q{i}": queue for i, queue in enumerate(queues)})
+            claimed = _rows(driver.execute(claim_statement(len(queues)), params))
         else:
             # Two statements, not UPDATE ... WHERE id IN (subquery): the planner may re-run a
             # LIMITed subquery per row, and a literal id list always reaches the rows by primary key.
@@ -280,18 +283,28 @@ _ASYNC_COMMIT_PG = "SET LOCAL synchronous_commit = off"
 _JSON_COLUMNS = frozenset(c.name for c in _JOBS.c if isinstance(c.type, JSON))
 _RETURNING = ", ".join(f"jobs.{c.name}" for c in _JOBS.c)
 _JobTuple = namedtuple("_JobTuple", [c.name for c in _JOBS.c])  # type: ignore[misc]  # built from the table
-# ``id = ANY(ARRAY(subquery))`` runs the locking subquery once (an InitPlan), then reaches each row
-# by primary key: one statement for the whole claim. The subquery locked the rows it picked as
-# queued, so the UPDATE needs no status check of its own (which could steer the planner to the
-# claim index and its dead entries).
-_CLAIM_PG = f"""
+
+
+@lru_cache(maxsize=8)
+def claim_statement(queues: int) -> str:
+    """The PostgreSQL claim for ``queues`` queues (parameters ``q0``..., ``types``, ``now``, ...).
+
+    ``id = ANY(ARRAY(subquery))`` runs the locking subquery once (an InitPlan), then reaches each
+    row by primary key: one statement for the whole claim. The subquery locked the rows it picked
+    as queued, so the UPDATE needs no status check of its own (which could steer the planner to the
+    claim index and its dead entries). One queue is compared with ``=``: the claim index then
+    yields rows in claim order, where ``= ANY(array)`` would make PostgreSQL sort every queued row.
+    """
+    names = [f"%(q{i})s" for i in range(queues)]
+    queue = f"queue = {names[0]}" if queues == 1 else f"queue IN ({', '.join(names)})"
+    return f"""
 UPDATE jobs SET status = '{R}', lease_owner = %(owner)s, lease_expires_at = %(expires)s,
     heartbeat_at = %(now)s, started_at = %(now)s, attempt = attempt + 1, updated_at = %(now)s,
     progress = 0, progress_message = NULL
 WHERE id = ANY(ARRAY(
     SELECT id FROM jobs
-    WHERE status = '{Q}' AND queue = ANY(%(queues)s) AND type = ANY(%(types)s) AND run_at <= %(now)s
-    ORDER BY priority DESC, run_at  -- the claim index's own order: no sort step
+    WHERE status = '{Q}' AND {queue} AND type = ANY(%(types)s) AND run_at <= %(now)s
+    ORDER BY priority DESC, run_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ))
