@@ -143,6 +143,14 @@ class Settings(BaseSettings):
         default_factory=dict, description="Stripe price id -> the paid tier it buys."
     )
 
+    # --- tagging -----------------------------------------------------------------------------
+    tagging_vision_base_url: str | None = Field(
+        None, description="An OpenAI-compatible API (…/v1) whose vision model writes alt text and keywords."
+    )
+    tagging_vision_model: str | None = None
+    tagging_vision_api_key: SecretStr | None = None
+    tagging_vision_timeout_seconds: float = Field(30.0, gt=0, le=120)
+
     # --- faces -------------------------------------------------------------------------------
     cors_origins: str = Field(
         "*",

@@ -112,14 +112,19 @@ def _extension(source: InputFile) -> str:
 
 
 def _vision_config(params: ImageTagParams) -> VisionConfig | None:
-    if not (params.vision_base_url and params.vision_model):
+    """The vision model from the params, else from the server's settings (where its key belongs)."""
+    settings = get_settings()
+    base_url = params.vision_base_url or settings.tagging_vision_base_url
+    model = params.vision_model or settings.tagging_vision_model
+    if not (base_url and model):
         return None
+    key = params.vision_api_key or settings.tagging_vision_api_key
     return VisionConfig(
-        base_url=params.vision_base_url,
-        model=params.vision_model,
-        api_key=params.vision_api_key.get_secret_value() if params.vision_api_key else None,
-        timeout=params.vision_timeout,
-        allow_hosts=get_settings().allow_hosts,
+        base_url=base_url,
+        model=model,
+        api_key=key.get_secret_value() if key else None,
+        timeout=params.vision_timeout if params.vision_base_url else settings.tagging_vision_timeout_seconds,
+        allow_hosts=settings.allow_hosts,
     )
 
 
