@@ -111,10 +111,15 @@ async def stripe_webhook(
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookReceipt:
     """Stripe's events, verified by their ``Stripe-Signature`` (the signature is the credential)."""
+    return WebhookReceipt(handled=await receive_webhook(request, rt, provider, stripe_signature))
+
+
+async def receive_webhook(request: Request, rt: Rt, provider: StripeProvider, signature: str | None) -> bool:
+    """Apply one Stripe delivery from its raw body (in a worker thread); whether its type is handled."""
     payload = await request.body()
 
     def apply() -> bool:
         with rt.db.session() as session:
-            return payments.handle_webhook(session, rt.settings, payload, stripe_signature, provider=provider)
+            return payments.handle_webhook(session, rt.settings, payload, signature, provider=provider)
 
-    return WebhookReceipt(handled=await run_in_threadpool(apply))
+    return await run_in_threadpool(apply)

@@ -9,10 +9,9 @@ from fastapi import Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from mediaforge import payments
-from mediaforge.api.billing import Provider
+from mediaforge.api.billing import Provider, receive_webhook
 from mediaforge.api.deps import Caller, DbSession, Principal, ReadSession, Rt, authenticate, client_ip
 from mediaforge.clock import utcnow
 from mediaforge.credits import ledger
@@ -182,13 +181,7 @@ async def stripe_webhook(
     request: Request, rt: Rt, provider: Provider, stripe_signature: Annotated[str | None, Header()] = None
 ) -> dict[str, bool]:
     """Stripe's events, verified against the raw body."""
-    payload = await request.body()
-
-    def apply() -> bool:
-        with rt.db.session() as session:
-            return payments.handle_webhook(session, rt.settings, payload, stripe_signature, provider=provider)
-
-    return {"received": True, "handled": await run_in_threadpool(apply)}
+    return {"received": True, "handled": await receive_webhook(request, rt, provider, stripe_signature)}
 
 
 # --- the scheduler's endpoints (the built-in scheduler runs the same functions) ------------------------

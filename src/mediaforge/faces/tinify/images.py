@@ -71,21 +71,13 @@ class JobNotFound(NotFound):
 # --- phase 1: upload ---------------------------------------------------------------------------------
 
 
-@router.post("/upload", response_model=TempFileResponse, response_model_exclude_none=False)
+@router.post("/upload", response_model=TempFileResponse)
 def upload(
     file: UploadFile, response: Response, session: DbSession, rt: Rt, who: GuestOrCaller
 ) -> TempFileResponse:
     """Store one image as a temp file (no processing); the format comes from its bytes."""
-    asset = assets.ingest_stream(
-        session,
-        rt.storage,
-        rt.settings,
-        owner_id=who.owner_id,
-        stream=file.file,
-        filename=file.filename,
-        ttl_seconds=rt.settings.tinify_temp_ttl_seconds,
-        check=_check_image(rt.settings.max_image_pixels),
-    )
+    asset = assets.ingest_stream(session, rt.storage, rt.settings, stream=file.file, filename=file.filename,
+                                 **_temp_options(rt, who))  # fmt: skip
     return _temp_file(asset, response)
 
 
@@ -94,17 +86,18 @@ def upload_url(
     body: UrlUploadRequest, response: Response, session: DbSession, rt: Rt, who: GuestOrCaller
 ) -> TempFileResponse:
     """Fetch an image from a URL (through the SSRF guard) into a temp file."""
-    asset = assets.ingest_url(
-        session,
-        rt.storage,
-        rt.settings,
-        owner_id=who.owner_id,
-        url=body.url,
-        filename=body.filename,
-        ttl_seconds=rt.settings.tinify_temp_ttl_seconds,
-        check=_check_image(rt.settings.max_image_pixels),
-    )
+    asset = assets.ingest_url(session, rt.storage, rt.settings, url=body.url, filename=body.filename,
+                              **_temp_options(rt, who))  # fmt: skip
     return _temp_file(asset, response)
+
+
+def _temp_options(rt: Rt, who: Principal) -> dict[str, Any]:
+    """What makes an asset a Tinify temp file: the caller's, short-lived, and a checked image."""
+    return {
+        "owner_id": who.owner_id,
+        "ttl_seconds": rt.settings.tinify_temp_ttl_seconds,
+        "check": _check_image(rt.settings.max_image_pixels),
+    }
 
 
 def _check_image(max_pixels: int) -> assets.Check:
