@@ -698,9 +698,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backends", default="sqlite,postgres,celery")
     parser.add_argument(
         "--setups",
-        default="proc2x2,inproc4",
+        default="proc2x2,proc1x4,inproc4",
         help="mediaforge throughput setups: procPxC = P `mediaforge worker` processes of "
-        "concurrency C; inprocC = one Worker(concurrency=C) in this process",
+        "concurrency C; inprocC = one Worker(concurrency=C) in this process (the defaults all run "
+        "four work processes)",
     )
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
