@@ -138,7 +138,7 @@ def test_content_streams_the_exact_bytes(api_only: TestClient) -> None:
     data = png_bytes()
     asset = uploaded(api_only, data)
     response = api_only.get(f"/v1/assets/{asset['id']}/content")
-    expected = (200, data, "image/png", "attachment; filename*=UTF-8''pic.png")
+    expected = (200, data, "image/png", "attachment; filename=\"pic.png\"; filename*=UTF-8''pic.png")
     actual = (
         response.status_code,
         response.content,

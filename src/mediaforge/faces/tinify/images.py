@@ -76,8 +76,9 @@ def upload(
     file: UploadFile, response: Response, session: DbSession, rt: Rt, who: GuestOrCaller
 ) -> TempFileResponse:
     """Store one image as a temp file (no processing); the format comes from its bytes."""
-    asset = assets.ingest_stream(session, rt.storage, rt.settings, stream=file.file, filename=file.filename,
-                                 **_temp_options(rt, who))  # fmt: skip
+    asset = assets.ingest_stream(
+        session, rt.storage, rt.settings, stream=file.file, filename=file.filename, **_temp_options(rt, who)
+    )
     return _temp_file(asset, response)
 
 
@@ -86,8 +87,9 @@ def upload_url(
     body: UrlUploadRequest, response: Response, session: DbSession, rt: Rt, who: GuestOrCaller
 ) -> TempFileResponse:
     """Fetch an image from a URL (through the SSRF guard) into a temp file."""
-    asset = assets.ingest_url(session, rt.storage, rt.settings, url=body.url, filename=body.filename,
-                              **_temp_options(rt, who))  # fmt: skip
+    asset = assets.ingest_url(
+        session, rt.storage, rt.settings, url=body.url, filename=body.filename, **_temp_options(rt, who)
+    )
     return _temp_file(asset, response)
 
 
