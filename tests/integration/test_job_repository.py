@@ -162,14 +162,6 @@ def test_claim_uses_the_partial_queue_index(runtime: Runtime) -> None:
                 " now(), now() FROM generate_series(1, 5000)"
             )
         )
-        for _ in range(200):
-            jobs.create(
-                session,
-                OWNER,
-                JobCreate(type="debug.noop"),
-                registry=runtime.registry,
-                settings=runtime.settings,
-            )
         session.execute(text("ANALYZE jobs"))
     with runtime.db.session() as session:
         driver = session.connection().connection.driver_connection
