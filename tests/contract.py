@@ -1,4 +1,4 @@
-"""Validate response bodies against a face's own OpenAPI file (``../shared/specs``)."""
+"""Validate response bodies against a face's own OpenAPI file (``specs/``, copied from the contracts)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
+SPECS = Path(__file__).resolve().parents[1] / "specs"
 
 
 @cache
