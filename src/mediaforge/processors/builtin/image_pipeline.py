@@ -7,8 +7,9 @@ there are no tags (they are never invented).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field
 
@@ -24,10 +25,25 @@ class PipelineParams(OptimizeParams):
     tag: bool = Field(False, description="Also write alt text, keywords and an SEO filename (image.tag).")
 
 
+@dataclass
+class _Share:
+    """The context as one stage sees it: its 0-100 progress maps onto ``[start, start + span]``."""
+
+    whole: Context
+    start: float
+    span: float
+
+    def __getattr__(self, name: str) -> Any:  # job_id, attempt, tmp_dir, check_cancelled, log
+        return getattr(self.whole, name)
+
+    def progress(self, percent: float, message: str | None = None) -> None:
+        self.whole.progress(self.start + self.span * percent / 100, message)
+
+
 def _pipeline(ctx: Context, inputs: list[InputFile], params: PipelineParams) -> Output:
-    optimized = IMAGE_OPTIMIZE.run(
-        ctx, inputs, OptimizeParams.model_validate(params.model_dump(exclude={"tag"}))
-    )
+    optimize_part = cast(Context, _Share(ctx, 0, 70 if params.tag else 100))
+    optimize_params = OptimizeParams.model_validate(params.model_dump(exclude={"tag"}))
+    optimized = IMAGE_OPTIMIZE.run(optimize_part, inputs, optimize_params)
     result: dict[str, Any] = {**optimized.result, "tags": None}
     result["executed"] = {**result["executed"], "tag": False}
     if params.tag:
@@ -40,7 +56,8 @@ def _pipeline(ctx: Context, inputs: list[InputFile], params: PipelineParams) -> 
             }
         else:
             extension = str(result["output_format"])
-            tagged = IMAGE_TAG.run(ctx, inputs, ImageTagParams(filename_extension=extension)).result
+            tag_part = cast(Context, _Share(ctx, 70, 30))
+            tagged = IMAGE_TAG.run(tag_part, inputs, ImageTagParams(filename_extension=extension)).result
             result["tags"] = {
                 "alt_text": tagged["alt_text"],
                 "keywords": tagged["keywords"],
