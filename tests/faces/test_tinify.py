@@ -377,3 +377,12 @@ def test_resize_pad_and_seo_rename(worked: TestClient) -> None:
         "pad",
     )
     assert Image.open(io.BytesIO(worked.get(f"/download/{job['id']}").content)).size == (100, 100)
+
+
+def test_every_operation_of_the_contract_is_served(app: TestClient) -> None:
+    """Each path and method in the contract is an operation of ours (OPTIONS included)."""
+    contract = json.loads((Path(__file__).resolve().parents[2] / "specs" / SPEC).read_text())
+    ours = app.app.openapi()["paths"]  # type: ignore[attr-defined]
+    wanted = {(path, method) for path, ops in contract["paths"].items() for method in ops}
+    served = {(path, method) for path, ops in ours.items() for method in ops}
+    assert sorted(wanted - served) == []
