@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.accounts import Tenant, make_tenant
 from tests.conftest import make_settings
+from tests.integration.test_webhooks import Receiver
 
 from mediaforge.app import create_app
 from mediaforge.config import Settings
@@ -39,3 +40,11 @@ def tenants(auth_settings: Settings) -> Iterator[TestClient]:
     """The app with auth on and no worker (jobs stay queued); send ``alice.headers`` or ``bob.headers``."""
     with TestClient(create_app(auth_settings, workers=0, run_migrations=False)) as c:
         yield c
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local HTTP server that records webhook deliveries."""
+    r = Receiver()
+    yield r
+    r.close()

@@ -18,13 +18,6 @@ from mediaforge.webhooks import verify
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
 def api(tmp_path: Path, database_url: str, receiver: Receiver, alice: Tenant) -> Iterator[TestClient]:
     """The app (API, webhook dispatcher, no job worker, auth on), calling as Alice unless told otherwise."""
     clean_webhook_tables(database_url)

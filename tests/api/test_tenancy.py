@@ -130,13 +130,6 @@ def event_types(response: httpx.Response) -> list[str]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
 def api(tmp_path: Path, database_url: str, receiver: Receiver) -> Iterator[TestClient]:
     """The app with auth on, the webhook dispatcher, no job worker; streams close after a second."""
     clean_webhook_tables(database_url)

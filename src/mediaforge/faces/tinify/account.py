@@ -17,8 +17,9 @@ from mediaforge.clock import utcnow
 from mediaforge.credits import ledger
 from mediaforge.errors import Unauthorized
 from mediaforge.faces.tinify import cleanup
-from mediaforge.faces.tinify.envelope import Internal, tinify_router
+from mediaforge.faces.tinify.envelope import tinify_router
 from mediaforge.faces.tinify.images import INPUT_TYPES
+from mediaforge.faces.tinify.internal import Internal
 from mediaforge.faces.tinify.schemas import CheckoutRequest, OutputFormat
 from mediaforge.faces.tinify.translate import OPERATION
 from mediaforge.identity import service as identity

@@ -18,7 +18,8 @@ from mediaforge.assets.models import Asset
 from mediaforge.clock import utcnow
 from mediaforge.credits import ledger
 from mediaforge.errors import BadRequest, MediaforgeError, NotFound, PaymentRequired, UnsupportedMedia
-from mediaforge.faces.tinify.envelope import Internal, tinify_router
+from mediaforge.faces.tinify.envelope import tinify_router
+from mediaforge.faces.tinify.internal import Internal
 from mediaforge.faces.tinify.schemas import (
     BatchStatusResponse,
     CompressRequest,
@@ -119,7 +120,8 @@ def _check_image(max_pixels: int) -> assets.Check:
 
 
 def _check_svg(path: Path) -> None:
-    head = path.read_bytes()[: 1 << 20].lower()
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20).lower()
     if b"<!doctype" in head or b"<!entity" in head:
         raise BadRequest("SVG files with DOCTYPE or entity declarations are refused", code="unsafe_svg")
 
