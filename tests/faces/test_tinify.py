@@ -7,18 +7,22 @@ import json
 import struct
 import zlib
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import update
 from tests.accounts import make_tenant
 from tests.conftest import make_settings
 from tests.contract import validate
 
 from mediaforge.app import create_app
+from mediaforge.clock import utcnow
 from mediaforge.config import Settings
+from mediaforge.jobs.models import Job
 
 SPEC = "tinify-ai.openapi.json"
 OCTET = "application/octet-stream"
@@ -338,6 +342,32 @@ def test_mcp_client_flow(worked: TestClient, settings: Settings) -> None:
     one = worked.get(f"/status/{complete['id']}").json()
     validate(SPEC, "StatusResponse", one)
     assert one["download_url"].endswith(f"/download/{complete['id']}")
+
+
+def test_cleanup_removes_an_expired_job_but_not_the_temp_file_a_later_job_uses(
+    worked: TestClient, settings: Settings
+) -> None:
+    """Cleanup deletes an expired job and its output; the temp file it shares with a live job stays."""
+    temp = upload(worked, jpeg()).json()
+    auth = {"X-Session-Token": temp["session_token"]}
+    body = {"temp_file_ids": [temp["temp_file_id"]]}
+    old, new = (worked.post("/compress", json=body, headers=auth).json()["jobs"][0]["id"] for _ in range(2))
+    for job_id in (old, new):
+        with worked.stream("GET", f"/status/{job_id}/stream") as stream:
+            assert _sse_events("".join(stream.iter_text()))[-1][1]["status"] == "completed"
+    rt = worked.app.state.runtime  # type: ignore[attr-defined]
+    with rt.db.session() as session:
+        session.execute(update(Job).where(Job.id == old).values(created_at=utcnow() - timedelta(days=2)))
+    ok = {"X-CloudScheduler": "true", "X-Scheduler-Secret": "s3cret"}
+    assert worked.post("/internal/cleanup", headers=ok).json() == {
+        "success": True,
+        "deleted": 1,
+        "errors": [],
+    }
+    assert worked.get(f"/status/{old}").status_code == 404
+    assert worked.get(f"/download/{new}").status_code == 200
+    again = worked.post("/compress", json=body, headers=auth)
+    assert again.status_code == 200, again.text
 
 
 def test_credits_run_out_with_402_and_nothing_is_created(tmp_path: Path, database_url: str) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from tests.conftest import wait_for
+from tests.conftest import make_settings, wait_for
+
+from mediaforge.app import create_app
 
 pytest.importorskip("pyvips")
 
@@ -42,7 +45,7 @@ def test_optimize_job_writes_the_output_asset(client: TestClient) -> None:
     """A PNG resized to WebP on the embedded worker: the job result and the stored output agree."""
     asset = upload(client, photo_png(), "beach.png")
     done = submit(client, asset["id"], format="webp", width=160, quality=75)
-    assert "succeeded" == done["status"], done
+    assert "succeeded" == done["status"], done["error"]
     result = done["result"]
     output = client.get(f"/v1/assets/{done['outputs'][0]}/content")
     image = Image.open(io.BytesIO(output.content))
@@ -72,3 +75,14 @@ def test_unknown_format_is_422(client: TestClient) -> None:
         "/v1/jobs", json={"type": "image.optimize", "inputs": [asset["id"]], "params": {"format": "bmp"}}
     )
     assert (422, "invalid_params") == (response.status_code, response.json()["error"]["code"])
+
+
+def test_the_worker_passes_its_own_settings_to_processors(tmp_path: Path, database_url: str) -> None:
+    """The pixel ceiling a processor applies is the app's setting, not the environment's default."""
+    settings = make_settings(tmp_path, database_url, max_image_pixels=100_000)
+    with TestClient(create_app(settings, workers=1, run_migrations=False)) as client:
+        asset = upload(client, photo_png(320, 240), "small.png")  # 76,800 pixels
+        done = submit(client, asset["id"], format="png", upscale=4)
+    assert "succeeded" == done["status"], done["error"]
+    width, height = done["result"]["output_width"], done["result"]["output_height"]
+    assert 76_800 < width * height <= 100_000  # 4x would be 1,228,800 under the default ceiling

@@ -1,6 +1,7 @@
 """The work process: runs one processor call at a time for its supervising slot.
 
-It talks to its slot over a pipe. Slot -> child: ``("run", task)``, ``("cancel",)``.
+It talks to its slot over a pipe. Slot -> child: first ``("settings", Settings)``, then
+``("run", task)`` and ``("cancel",)``.
 Child -> slot: ``("progress", percent, message)``, then one of ``("done", output)``,
 ``("error", type, message, delay)`` or ``("cancelled",)``. The child dies with its worker
 (PR_SET_PDEATHSIG), so a worker killed with SIGKILL leaves no orphan still working.
@@ -20,6 +21,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from mediaforge.config import Settings
 from mediaforge.processors.base import InputFile, JobCancelled, PermanentFailure, Retry
 from mediaforge.processors.registry import default_registry
 
@@ -31,8 +33,9 @@ _PROGRESS_EVERY = 0.2
 class ChildContext:
     """The ``Context`` a processor sees inside the work process."""
 
-    def __init__(self, conn: Connection, task: dict[str, Any]) -> None:
+    def __init__(self, conn: Connection, task: dict[str, Any], settings: Settings) -> None:
         self._conn = conn
+        self.settings = settings
         self.job_id: str = task["job_id"]
         self.attempt: int = task["attempt"]
         self._tmp_dir = Path(task["tmp_dir"])
@@ -70,17 +73,21 @@ def child_main(conn: Connection, memory_limit_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the worker, which drains
     registry = default_registry()
+    settings: Settings | None = None
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
             return
-        if message[0] == "run":
-            conn.send(_run(registry, conn, message[1]))
+        if message[0] == "settings":
+            settings = message[1]
+        elif message[0] == "run":
+            assert settings is not None, "the worker sends its settings first"
+            conn.send(_run(registry, conn, message[1], settings))
 
 
-def _run(registry: Any, conn: Connection, task: dict[str, Any]) -> tuple[Any, ...]:
-    ctx = ChildContext(conn, task)
+def _run(registry: Any, conn: Connection, task: dict[str, Any], settings: Settings) -> tuple[Any, ...]:
+    ctx = ChildContext(conn, task, settings)
     try:
         processor = registry.get(task["type"])
         params = processor.parse_params(task["params"])

@@ -11,16 +11,24 @@ import socket
 import subprocess
 import sys
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mediaforge.config import Settings
 
 __all__ = ["WorkProcess"]
 
 
 class WorkProcess:
-    """One child process and the parent's end of its pipe; started lazily, restarted after kill."""
+    """One child process and the parent's end of its pipe; started lazily, restarted after kill.
 
-    def __init__(self, memory_limit_mb: int) -> None:
-        self._memory_limit_mb = memory_limit_mb
+    The first message a new child gets is the worker's ``Settings``, so processors read the same
+    configuration as the worker that runs them (not whatever the environment says).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._memory_limit_mb = settings.worker_memory_limit_mb
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
 
@@ -43,6 +51,7 @@ class WorkProcess:
         )
         child.close()
         self._conn = Connection(parent.detach())
+        self._conn.send(("settings", self._settings))  # processors see the worker's settings
 
     def send(self, message: tuple[Any, ...]) -> None:
         self.conn.send(message)

@@ -255,7 +255,7 @@ class Worker:
 
     # --- supervising a job ---------------------------------------------------------------
     def _slot_loop(self) -> None:
-        process = WorkProcess(self.rt.settings.worker_memory_limit_mb)
+        process = WorkProcess(self.rt.settings)
         try:
             while (claim := self._inbox.get()) is not None:
                 handed_over = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -45,10 +46,12 @@ def upscale(image: VipsImage, factor: float, *, max_pixels: int) -> Upscaled:
     width, height = int(image.width), int(image.height) // frames
     notes: list[str] = []
     cap = min(MAX_SIDE / width, MAX_SIDE / height, math.sqrt(max_pixels / (width * height * frames)))
-    if factor > cap:
+    capped = factor > cap
+    if capped:
         notes.append(f"upscale factor {factor:g} reduced to {cap:.3g} to stay within the size limits")
         factor = cap
-    target = (max(1, round(width * factor)), max(1, round(height * factor)))
+    size: Callable[[float], int] = math.floor if capped else round  # rounding up could pass the cap
+    target = (max(1, size(width * factor)), max(1, size(height * factor)))
     model_scale = next((s for s in sorted(_MODELS) if s >= factor), max(_MODELS))
     model = None
     if factor > 1:

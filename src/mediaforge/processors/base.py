@@ -11,9 +11,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from mediaforge.config import Settings
 
 __all__ = [
     "Availability",
@@ -80,6 +83,8 @@ class Context(Protocol):
     job_id: str
     attempt: int
     tmp_dir: Path
+    settings: Settings
+    """The worker's settings (limits, model and provider configuration)."""
 
     def progress(self, percent: float, message: str | None = None) -> None:
         """Report progress 0-100 with an optional message (coalesced by the engine)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mediaforge.config import get_settings
 from mediaforge.imaging.options import OptimizeParams
 from mediaforge.processors.base import (
     Context,
@@ -34,7 +33,7 @@ def _image_optimize(ctx: Context, inputs: list[InputFile], params: OptimizeParam
             source.path,
             params,
             work_dir=ctx.tmp_dir,
-            max_pixels=get_settings().max_image_pixels,
+            max_pixels=ctx.settings.max_image_pixels,
             filename=source.filename,
             checkpoint=checkpoint,
         )

@@ -13,7 +13,7 @@ from typing import Literal
 from PIL import Image, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from mediaforge.config import get_settings
+from mediaforge.config import Settings
 from mediaforge.errors import MediaforgeError
 from mediaforge.media.probe import probe_image
 from mediaforge.processors.base import (
@@ -74,7 +74,7 @@ def _image_tag(ctx: Context, inputs: list[InputFile], params: ImageTagParams) ->
         max_keywords=params.max_keywords,
         max_colors=params.max_colors,
         extension=params.filename_extension or _extension(source),
-        vision=_vision_config(params),
+        vision=_vision_config(params, ctx.settings),
     )
     steps = list(SIGNALS)
 
@@ -111,9 +111,8 @@ def _extension(source: InputFile) -> str:
     return "jpg" if suffix == "jpeg" else suffix
 
 
-def _vision_config(params: ImageTagParams) -> VisionConfig | None:
+def _vision_config(params: ImageTagParams, settings: Settings) -> VisionConfig | None:
     """The vision model from the params, else from the server's settings (where its key belongs)."""
-    settings = get_settings()
     base_url = params.vision_base_url or settings.tagging_vision_base_url
     model = params.vision_model or settings.tagging_vision_model
     if not (base_url and model):
