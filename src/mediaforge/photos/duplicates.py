@@ -1,0 +1,187 @@
+"""Exact and near duplicates among a user's photos, grouped with union-find.
+
+Two photos are duplicates when (thresholds at the default sensitivity 0.5):
+
+* **exact**: the same bytes (sha256);
+* **near** (the same picture, resized or recompressed): pHash within 10 bits of 64 and the
+  colour-and-structure cosine at least 0.8 (flat, textureless images can share a pHash);
+* **near** or **similar** (a crop, or a burst: the camera moved a little between frames):
+  colour-and-structure cosine at least 0.97 with pHash within 24 bits, or, when both capture
+  times are known and at most a minute apart, cosine at least 0.95. A pair with the same
+  capture second is the same picture (**near**); otherwise it is a burst shot (**similar**).
+
+Candidate pairs come from blocks of a matrix product (cosines) and of vectorised Hamming
+distances (XOR + popcount on uint64), upper triangle only, so 10,000 photos take well under
+a second. A pair's score is the mean of its cosine and its pHash similarity (1 - bits/64);
+exact copies score 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mediaforge.photos.hashes import hamming_matrix
+from mediaforge.photos.photoset import PhotoSet
+
+__all__ = ["Pair", "Thresholds", "duplicate_pairs", "find_duplicates", "group_pairs"]
+
+_BLOCK = 1024
+_KINDS = ("exact", "near", "similar")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What counts as a duplicate; ``for_sensitivity`` maps 0..1 onto these."""
+
+    near_bits: int = 10
+    near_cosine: float = 0.8
+    similar_cosine: float = 0.97
+    similar_bits: int = 24
+    burst_seconds: float = 60.0
+    burst_cosine: float = 0.95
+
+    @classmethod
+    def for_sensitivity(cls, s: float) -> Thresholds:
+        return cls(
+            near_bits=round(6 + 8 * s),
+            near_cosine=0.9 - 0.2 * s,
+            similar_cosine=0.985 - 0.03 * s,
+            similar_bits=round(16 + 16 * s),
+            burst_seconds=120.0 * s,
+            burst_cosine=0.97 - 0.04 * s,
+        )
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: int
+    b: int
+    kind: str
+    score: float
+
+
+def duplicate_pairs(photos: PhotoSet, t: Thresholds, *, similar: bool = True) -> list[Pair]:
+    """Every duplicate pair (a < b) in ``photos``."""
+    n = len(photos)
+    vectors = np.ascontiguousarray(photos.vectors, dtype=np.float32)
+    hashes = photos.phash.astype(np.uint64)
+    cosine_floor = min(t.similar_cosine, t.burst_cosine)
+    found: dict[tuple[int, int], Pair] = {}
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        cos = vectors[start:stop] @ vectors[start:].T  # the columns from ``start`` on: upper triangle
+        bits = hamming_matrix(hashes[start:stop], hashes[start:])
+        upper = np.arange(stop - start)[:, None] < np.arange(n - start)[None, :]
+        near = upper & (bits <= t.near_bits) & (cos >= t.near_cosine)
+        maybe = upper & (cos >= cosine_floor) & ~near if similar else np.zeros_like(near)
+        for i, j in zip(*np.nonzero(near), strict=True):
+            a, b = start + int(i), start + int(j)
+            found[a, b] = Pair(a, b, "near", _score(cos[i, j], bits[i, j]))
+        for i, j in zip(*np.nonzero(maybe), strict=True):
+            a, b = start + int(i), start + int(j)
+            if kind := _similar_kind(photos, a, b, float(cos[i, j]), int(bits[i, j]), t):
+                found[a, b] = Pair(a, b, kind, _score(cos[i, j], bits[i, j]))
+    for a, b in _same_bytes(photos):
+        found[a, b] = Pair(a, b, "exact", 1.0)
+    return sorted(found.values(), key=lambda p: (p.a, p.b))
+
+
+def _similar_kind(photos: PhotoSet, a: int, b: int, cos: float, bits: int, t: Thresholds) -> str | None:
+    gap = abs(float(photos.taken[a]) - float(photos.taken[b]))  # NaN when either time is unknown
+    if gap <= t.burst_seconds and cos >= t.burst_cosine:
+        return "near" if gap < 1.0 else "similar"
+    if cos >= t.similar_cosine and bits <= t.similar_bits:
+        return "similar"
+    return None
+
+
+def _score(cos: Any, bits: Any) -> float:
+    return round((min(1.0, float(cos)) + 1.0 - float(bits) / 64.0) / 2.0, 4)
+
+
+def _same_bytes(photos: PhotoSet) -> list[tuple[int, int]]:
+    first: dict[str, int] = {}
+    pairs: list[tuple[int, int]] = []
+    for i, digest in enumerate(photos.sha256.tolist()):
+        if digest in first:
+            pairs.append((first[digest], i))
+        else:
+            first[digest] = i
+    return pairs
+
+
+def group_pairs(n: int, pairs: list[Pair]) -> list[list[int]]:
+    """Connected components (union-find with path halving) of two or more photos."""
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for pair in pairs:
+        ra, rb = root(pair.a), root(pair.b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: dict[int, list[int]] = {}
+    for x in {x for pair in pairs for x in (pair.a, pair.b)}:
+        members.setdefault(root(x), []).append(x)
+    return [sorted(m) for m in members.values()]
+
+
+def find_duplicates(photos: PhotoSet, t: Thresholds, *, similar: bool = True) -> dict[str, Any]:
+    """DETECT_DUPLICATES' result: the groups, best photo first, with their pairs and scores."""
+    pairs = duplicate_pairs(photos, t, similar=similar)
+    by_root: dict[int, list[Pair]] = {}
+    groups = group_pairs(len(photos), pairs)
+    group_of = {x: g for g, members in enumerate(groups) for x in members}
+    for pair in pairs:
+        by_root.setdefault(group_of[pair.a], []).append(pair)
+    ids = photos.image_ids.tolist()
+    out = []
+    for g, members in enumerate(groups):
+        ranked = sorted(members, key=lambda x: (-float(photos.quality[x]), ids[x]))
+        edges = by_root[g]
+        kind = max((p.kind for p in edges), key=_KINDS.index)
+        out.append(
+            {
+                "image_ids": [ids[x] for x in ranked],
+                "keep": ids[ranked[0]],
+                "kind": kind,
+                "score": round(min(p.score for p in edges), 4),
+                "pairs": [
+                    {"image_ids": [ids[p.a], ids[p.b]], "kind": p.kind, "score": p.score} for p in edges
+                ],
+            }
+        )
+    out.sort(key=lambda group: (-len(group["image_ids"]), group["keep"]))
+    return {
+        "photos": len(photos),
+        "groups": out,
+        "duplicates": sum(len(group["image_ids"]) - 1 for group in out),
+    }
+
+
+def duplicates_of(photos: PhotoSet, index: int, t: Thresholds) -> dict[int, str]:
+    """The rows that duplicate row ``index``, with the kind of each."""
+    cos = photos.vectors @ photos.vectors[index]
+    bits = hamming_matrix(photos.phash[index : index + 1].astype(np.uint64), photos.phash.astype(np.uint64))[
+        0
+    ]
+    same = photos.sha256 == photos.sha256[index]
+    maybe = same | (bits <= t.near_bits) | (cos >= min(t.similar_cosine, t.burst_cosine))
+    found: dict[int, str] = {}
+    for j in np.nonzero(maybe)[0].tolist():
+        if j == index:
+            continue
+        if same[j]:
+            found[j] = "exact"
+        elif bits[j] <= t.near_bits and cos[j] >= t.near_cosine:
+            found[j] = "near"
+        elif kind := _similar_kind(photos, index, j, float(cos[j]), int(bits[j]), t):
+            found[j] = kind
+    return found
