@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from mediaforge.config import Settings
 from mediaforge.events import repository as events
 from mediaforge.events.models import Event
-from mediaforge.webhooks import policy
+from mediaforge.webhooks import payloads, policy
 from mediaforge.webhooks.models import Subscription, new_message_id
 from mediaforge.webhooks.repository import EventHead, WebhookRepository
 from mediaforge.webhooks.states import DeliveryStatus, Transport
@@ -90,12 +90,7 @@ def delivery_row(
     event: Event, now: datetime, *, delay: float, sub: Subscription | None = None, url: str | None = None
 ) -> dict[str, Any]:
     """A new delivery of ``event`` to ``sub`` (or to a job's ``url``), due ``delay`` seconds from now."""
-    payload = {
-        "type": event.type,
-        "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
-        "event_id": event.id,
-        "data": event.payload,
-    }
+    payload = payloads.render(event, sub)
     return {
         "id": new_message_id(),
         "owner_id": event.owner_id,

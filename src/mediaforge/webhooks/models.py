@@ -28,6 +28,8 @@ class Subscription(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     owner_id: Mapped[str] = mapped_column(String(128))
+    face: Mapped[str] = mapped_column(String(32), default="native", server_default="native")
+    """The API face that made it: its deliveries carry that face's payload (``webhooks.payloads``)."""
     target_url: Mapped[str] = mapped_column(Text)
     transport: Mapped[str] = mapped_column(String(16), default=Transport.HTTP.value)
     event_types: Mapped[list[str]] = mapped_column(JSONType, default=lambda: ["*"])

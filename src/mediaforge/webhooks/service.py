@@ -73,16 +73,28 @@ def get(session: Session, subscription_id: str, owner_id: str | None) -> Subscri
 
 
 def create(
-    session: Session, owner_id: str, spec: SubscriptionCreate, *, settings: Settings, now: datetime
+    session: Session,
+    owner_id: str,
+    spec: SubscriptionCreate,
+    *,
+    settings: Settings,
+    now: datetime,
+    face: str = "native",
+    secret: str | None = None,
 ) -> tuple[Subscription, str]:
-    """A new subscription after the SSRF guard accepted its target; returns it with its secret."""
+    """A new subscription after the SSRF guard accepted its target; returns it with its secret.
+
+    ``face``: the API face creating it (its deliveries carry that face's payload). ``secret``: a
+    ``whsec_`` secret the face derived under its own contract's rules, used instead of ``spec.secret``.
+    """
     check_target(spec.target_url, spec.transport, settings.allow_hosts)
-    secret = spec.secret or signing.new_secret()
+    secret = secret or spec.secret or signing.new_secret()
     expires_at = spec.expires_at
     if spec.ttl_seconds is not None:
         expires_at = now + timedelta(seconds=spec.ttl_seconds)
     sub = Subscription(
         owner_id=owner_id,
+        face=face,
         target_url=spec.target_url.strip(),
         transport=spec.transport.value,
         event_types=list(spec.event_types),
