@@ -3,12 +3,14 @@
 Two photos are duplicates when (thresholds at the default sensitivity 0.5):
 
 * **exact**: the same bytes (sha256);
-* **near** (the same picture, resized or recompressed): pHash within 10 bits of 64 and the
-  colour-and-structure cosine at least 0.8 (flat, textureless images can share a pHash);
-* **near** or **similar** (a crop, or a burst: the camera moved a little between frames):
-  colour-and-structure cosine at least 0.97 with pHash within 24 bits, or, when both capture
-  times are known and at most a minute apart, cosine at least 0.95. A pair with the same
-  capture second is the same picture (**near**); otherwise it is a burst shot (**similar**).
+* **near** or **similar**, when any of these holds:
+  - pHash within 10 bits of 64 and colour-and-structure cosine at least 0.8 (resized or
+    recompressed; the cosine guards flat, textureless images that share a pHash);
+  - both capture times known, at most a minute apart, and cosine at least 0.95 (crops, bursts);
+  - cosine at least 0.97 and pHash within 24 bits (crops and bursts without capture times).
+
+  A pair whose capture times differ by a second or more is two frames of one moment, a burst
+  (**similar**); otherwise it is the same picture (**near**).
 
 Candidate pairs come from blocks of a matrix product (cosines) and of vectorised Hamming
 distances (XOR + popcount on uint64), upper triangle only, so 10,000 photos take well under
@@ -64,7 +66,7 @@ class Pair:
 
 
 def duplicate_pairs(photos: PhotoSet, t: Thresholds, *, similar: bool = True) -> list[Pair]:
-    """Every duplicate pair (a < b) in ``photos``."""
+    """Every duplicate pair (a < b) in ``photos``; bursts (``similar``) only when ``similar``."""
     n = len(photos)
     vectors = np.ascontiguousarray(photos.vectors, dtype=np.float32)
     hashes = photos.phash.astype(np.uint64)
@@ -75,24 +77,25 @@ def duplicate_pairs(photos: PhotoSet, t: Thresholds, *, similar: bool = True) ->
         cos = vectors[start:stop] @ vectors[start:].T  # the columns from ``start`` on: upper triangle
         bits = hamming_matrix(hashes[start:stop], hashes[start:])
         upper = np.arange(stop - start)[:, None] < np.arange(n - start)[None, :]
-        near = upper & (bits <= t.near_bits) & (cos >= t.near_cosine)
-        maybe = upper & (cos >= cosine_floor) & ~near if similar else np.zeros_like(near)
-        for i, j in zip(*np.nonzero(near), strict=True):
-            a, b = start + int(i), start + int(j)
-            found[a, b] = Pair(a, b, "near", _score(cos[i, j], bits[i, j]))
+        maybe = upper & ((cos >= cosine_floor) | ((bits <= t.near_bits) & (cos >= t.near_cosine)))
         for i, j in zip(*np.nonzero(maybe), strict=True):
             a, b = start + int(i), start + int(j)
-            if kind := _similar_kind(photos, a, b, float(cos[i, j]), int(bits[i, j]), t):
+            kind = _kind(photos, a, b, float(cos[i, j]), int(bits[i, j]), t)
+            if kind == "near" or (kind == "similar" and similar):
                 found[a, b] = Pair(a, b, kind, _score(cos[i, j], bits[i, j]))
     for a, b in _same_bytes(photos):
         found[a, b] = Pair(a, b, "exact", 1.0)
     return sorted(found.values(), key=lambda p: (p.a, p.b))
 
 
-def _similar_kind(photos: PhotoSet, a: int, b: int, cos: float, bits: int, t: Thresholds) -> str | None:
+def _kind(photos: PhotoSet, a: int, b: int, cos: float, bits: int, t: Thresholds) -> str | None:
+    """``near`` (the same picture), ``similar`` (another frame of the moment) or None."""
     gap = abs(float(photos.taken[a]) - float(photos.taken[b]))  # NaN when either time is unknown
+    moment = "similar" if gap >= 1.0 else "near"  # False for NaN: no times, no evidence of two frames
+    if bits <= t.near_bits and cos >= t.near_cosine:
+        return moment
     if gap <= t.burst_seconds and cos >= t.burst_cosine:
-        return "near" if gap < 1.0 else "similar"
+        return moment
     if cos >= t.similar_cosine and bits <= t.similar_bits:
         return "similar"
     return None
@@ -169,19 +172,20 @@ def find_duplicates(photos: PhotoSet, t: Thresholds, *, similar: bool = True) ->
 def duplicates_of(photos: PhotoSet, index: int, t: Thresholds) -> dict[int, str]:
     """The rows that duplicate row ``index``, with the kind of each."""
     cos = photos.vectors @ photos.vectors[index]
-    bits = hamming_matrix(photos.phash[index : index + 1].astype(np.uint64), photos.phash.astype(np.uint64))[
-        0
-    ]
+    hashes = photos.phash.astype(np.uint64)
+    bits = hamming_matrix(hashes[index : index + 1], hashes)[0]
     same = photos.sha256 == photos.sha256[index]
-    maybe = same | (bits <= t.near_bits) | (cos >= min(t.similar_cosine, t.burst_cosine))
+    maybe = (
+        same
+        | ((bits <= t.near_bits) & (cos >= t.near_cosine))
+        | (cos >= min(t.similar_cosine, t.burst_cosine))
+    )
     found: dict[int, str] = {}
     for j in np.nonzero(maybe)[0].tolist():
         if j == index:
             continue
         if same[j]:
             found[j] = "exact"
-        elif bits[j] <= t.near_bits and cos[j] >= t.near_cosine:
-            found[j] = "near"
-        elif kind := _similar_kind(photos, index, j, float(cos[j]), int(bits[j]), t):
+        elif kind := _kind(photos, index, j, float(cos[j]), int(bits[j]), t):
             found[j] = kind
     return found

@@ -3,12 +3,14 @@
 Chapters. Dated photos are ordered by capture time; a new chapter starts where the gap to the
 previous photo is longer than ``max(min_gap_hours, 10 x the median gap)`` (so the threshold
 follows the pace of shooting), or where the photographer moved more than ``place_change_km``
-with at least an hour between the two photos. Undated photos form a last chapter.
+with at least an hour between the two photos. Undated photos form a last chapter; a chapter of
+nothing but copies of photos elsewhere is dropped.
 
-Selection. In each chapter the duplicates (``duplicates``) are collapsed to their best photo,
-then photos rank by quality. Pages are shared among chapters in proportion to their distinct
-photos (each at least one), the book aiming at 2.5 photos a page within
-[``min_pages``, ``max_pages``]; a chapter gets at most ``max_photos_per_page`` photos a page.
+Selection. Duplicate groups (``duplicates``, over the whole set) are collapsed to one photo
+each, a dated one first, then the best; photos rank by quality within their chapter. Pages are
+shared among chapters in proportion to their distinct photos (each at least one), the book
+aiming at 2.5 photos a page within [``min_pages``, ``max_pages``]; a chapter gets at most
+``max_photos_per_page`` photos a page.
 Its best photo opens the chapter on a page of its own when the chapter has photos to spare;
 the rest fill the pages in capture order. Layouts: ``full`` (1), ``two-side-by-side`` or
 ``two-stacked`` (2, by orientation), ``one-large-two-small`` (3), ``grid-2x2`` (4).
@@ -96,14 +98,13 @@ def chapter_facts(photos: PhotoSet, rows: list[int]) -> dict[str, Any]:
     }
 
 
-def _distinct(photos: PhotoSet, rows: list[int]) -> list[int]:
-    """The chapter's rows with each duplicate group collapsed to its best photo."""
-    sub = photos.subset(np.array(rows, dtype=np.int64))
+def _copies(photos: PhotoSet) -> set[int]:
+    """Rows to leave out: every duplicate group keeps one photo (dated first, then the best)."""
     drop: set[int] = set()
-    for group in group_pairs(len(sub), duplicate_pairs(sub, Thresholds())):
-        best = max(group, key=lambda x: (float(sub.quality[x]), -x))
+    for group in group_pairs(len(photos), duplicate_pairs(photos, Thresholds())):
+        best = max(group, key=lambda x: (not np.isnan(photos.taken[x]), float(photos.quality[x]), -x))
         drop.update(x for x in group if x != best)
-    return [rows[x] for x in range(len(rows)) if x not in drop]
+    return drop
 
 
 def _shares(weights: list[int], total: int) -> list[int]:
@@ -159,13 +160,16 @@ def suggest_photobook(
 ) -> dict[str, Any]:
     """The photobook suggestion; ``titles`` (one per chapter) come from SUGGEST_TEXT's writer."""
     found = chapters(photos, min_gap_hours=min_gap_hours, place_change_km=place_change_km)
+    copies = _copies(photos)
+    found = [rows for rows in found if any(i not in copies for i in rows)]  # not only copies
     while len(found) > max_pages:  # too many chapters for the book: merge the smallest with a neighbour
         k = min(range(len(found)), key=lambda c: len(found[c]))
         other = k - 1 if k > 0 else k + 1
         lo, hi = sorted((k, other))
         found[lo : hi + 1] = [found[lo] + found[hi]]
     distinct = [
-        sorted(_distinct(photos, rows), key=lambda i: (-float(photos.quality[i]), i)) for rows in found
+        sorted((i for i in rows if i not in copies), key=lambda i: (-float(photos.quality[i]), i))
+        for rows in found
     ]
     available = sum(len(d) for d in distinct)
     wanted = max(min_pages, min(max_pages, math.ceil(available / _PHOTOS_PER_PAGE)))
