@@ -194,7 +194,7 @@ def _frames(rt: Runtime, who: Principal, batch: list[Message]) -> bytes:
                 "pipeline_status": _pipeline_word(payload.get("status", "")),
                 "pipeline_progress": payload.get("progress"),
             }
-        out.append(_event(name, message.id, {**state, "type": name, "event": message.type}))
+        out.append(_event(name, message.id, {**state, "type": name, "source_event": message.type}))
     return b"".join(out)
 
 
