@@ -25,14 +25,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mediaforge.processors.base import InputFile, Output, Processor
+
 __all__ = [
+    "ASTRONAUT",
+    "CAMERAMAN",
     "Figure",
+    "LocalContext",
     "cut_clip",
     "encode",
     "face_clip",
     "people_boxes",
     "people_clip",
     "photo",
+    "run_processor",
     "speech_clip",
     "speech_track",
 ]
@@ -376,3 +382,34 @@ def face_clip(
             yield frame
 
     return encode(path, frames(), fps=fps)
+
+
+# --- running a processor outside the engine --------------------------------------------------------
+class LocalContext:
+    """The processor ``Context`` without an engine: records progress, never cancelled."""
+
+    job_id = "local"
+    attempt = 1
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self.tmp_dir = tmp_dir
+        self.progress_seen: list[float] = []
+
+    def progress(self, percent: float, message: str | None = None) -> None:
+        self.progress_seen.append(percent)
+
+    def check_cancelled(self) -> None:
+        return None
+
+    def log(self, event: str, **fields: object) -> None:
+        return None
+
+
+def run_processor(processor: Processor, clip: Path, tmp_path: Path, **params: object) -> Output:
+    """Run ``processor`` on ``clip`` as the engine would (validated params, one input file)."""
+    availability = processor.availability()
+    _require(f"{processor.name} ({availability.reason})", availability.available)
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    source = InputFile("asset", clip, clip.name, "video/mp4", clip.stat().st_size)
+    return processor.run(LocalContext(out), [source], processor.parse_params(dict(params)))

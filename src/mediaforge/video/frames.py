@@ -7,6 +7,7 @@ in presentation order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def rgb_frames(path: Path, *, sample_fps: float | None, max_side: int, frame_rat
             if every is not None:
                 if time + 1e-6 < next_time:
                     continue
-                next_time = (int(time / every) + 1) * every
+                next_time = (math.floor(time / every + 1e-6) + 1) * every
             if size is None:
                 size = scaled_size(frame.width, frame.height, max_side)
             pixels = frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
