@@ -23,6 +23,7 @@ from mediaforge.faces.ifolor.schemas import (
     ImageDownloadInfoIn,
     ImportRequest,
     JobResponse,
+    errors,
 )
 from mediaforge.faces.ifolor.translate import FACE, TERMINAL, status_of
 from mediaforge.jobs import service as jobs
@@ -43,7 +44,7 @@ _IMAGE_IDS_ONLY = (
     "/api/users/import",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobResponse,
-    responses={200: {"model": JobResponse, "description": "Already final (nothing to import)"}},
+    responses={200: {"model": JobResponse, "description": "Already final"}, **errors(400)},
 )
 def import_images(
     body: ImportRequest, response: Response, session: DbSession, rt: Rt, who: Writer
@@ -96,7 +97,10 @@ def _import_params(body: ImportRequest, infos: list[ImageDownloadInfoIn]) -> pho
 @router.post(
     "/api/actions",
     response_model=ActionResponse | AsyncActionResponse,
-    responses={202: {"model": AsyncActionResponse, "description": "Accepted: follow the job"}},
+    responses={
+        202: {"model": AsyncActionResponse, "description": "Accepted: follow the job"},
+        **errors(400, 404, 502),
+    },
 )
 def execute_action(
     body: ActionRequest, response: Response, session: DbSession, rt: Rt, who: Writer

@@ -19,6 +19,7 @@ from mediaforge.faces.ifolor.schemas import (
     JobListResponse,
     JobResponse,
     WorkflowCancelResponse,
+    errors,
 )
 from mediaforge.faces.ifolor.translate import core_statuses, core_types, render_job, status_of
 from mediaforge.jobs import service as jobs
@@ -75,13 +76,13 @@ def list_jobs(
     )
 
 
-@router.get("/api/jobs/{job_id}", response_model=JobResponse)
+@router.get("/api/jobs/{job_id}", response_model=JobResponse, responses=errors(404))
 def get_job(job_id: uuid.UUID, session: ReadSession, who: Reader) -> JobResponse:
     """One job; a parent carries its ``children_summary``."""
     return render(session, jobs.get(session, str(job_id), who.sees))
 
 
-@router.post("/api/jobs/{job_id}/cancel", response_model=JobCancelResponse)
+@router.post("/api/jobs/{job_id}/cancel", response_model=JobCancelResponse, responses=errors(400, 404))
 def cancel_job(job_id: uuid.UUID, session: DbSession, rt: Rt, who: Writer) -> JobCancelResponse:
     """Queued jobs are cancelled now, running ones stop at their next check; a repeat is harmless."""
     job = jobs.get(session, str(job_id), who.sees)
@@ -91,7 +92,9 @@ def cancel_job(job_id: uuid.UUID, session: DbSession, rt: Rt, who: Writer) -> Jo
     )
 
 
-@router.post("/api/workflows/{workflow_id}/cancel", response_model=WorkflowCancelResponse)
+@router.post(
+    "/api/workflows/{workflow_id}/cancel", response_model=WorkflowCancelResponse, responses=errors(400, 404)
+)
 def cancel_workflow(
     workflow_id: uuid.UUID, session: DbSession, rt: Rt, who: Writer
 ) -> WorkflowCancelResponse:

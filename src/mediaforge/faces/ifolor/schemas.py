@@ -18,6 +18,7 @@ __all__ = [
     "ActionResponse",
     "ActionType",
     "AsyncActionResponse",
+    "ErrorResponse",
     "ImageDownloadInfoIn",
     "ImportRequest",
     "JobCancelResponse",
@@ -28,6 +29,7 @@ __all__ = [
     "SubscriptionListResponse",
     "SubscriptionResponse",
     "WorkflowCancelResponse",
+    "errors",
 ]
 
 
@@ -61,6 +63,17 @@ class AsyncActionResponse(BaseModel):
     action: str
     job_id: str
     status: str
+
+
+class ErrorResponse(BaseModel):
+    """Error response schema."""
+
+    detail: str
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error answers an operation declares."""
+    return {code: {"model": ErrorResponse} for code in codes}
 
 
 class ImageDownloadInfoIn(BaseModel):

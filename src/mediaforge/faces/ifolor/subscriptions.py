@@ -25,6 +25,7 @@ from mediaforge.faces.ifolor.schemas import (
     SubscriptionCreateRequest,
     SubscriptionListResponse,
     SubscriptionResponse,
+    errors,
 )
 from mediaforge.faces.ifolor.translate import (
     EVENTS,
@@ -56,7 +57,7 @@ class SubscriptionNotFound(NotFound):
     "/api/subscriptions",
     status_code=status.HTTP_201_CREATED,
     response_model=SubscriptionResponse,
-    responses={200: {"model": SubscriptionResponse, "description": "An identical subscription exists"}},
+    responses={200: {"model": SubscriptionResponse, "description": "An identical one exists"}, **errors(400)},
 )
 def create_subscription(
     body: SubscriptionCreateRequest, response: Response, session: DbSession, rt: Rt, who: Writer
@@ -106,12 +107,16 @@ def list_subscriptions(
     )
 
 
-@router.get("/api/subscriptions/{subscription_id}", response_model=SubscriptionResponse)
+@router.get(
+    "/api/subscriptions/{subscription_id}", response_model=SubscriptionResponse, responses=errors(404)
+)
 def get_subscription(subscription_id: uuid.UUID, session: ReadSession, who: Reader) -> SubscriptionResponse:
     return render_subscription(_get(session, subscription_id, who), utcnow())
 
 
-@router.delete("/api/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/api/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404)
+)
 def delete_subscription(subscription_id: uuid.UUID, session: DbSession, who: Writer) -> Response:
     """Nothing more is sent to it (its pending deliveries go with it)."""
     webhooks.delete(session, _get(session, subscription_id, who))
