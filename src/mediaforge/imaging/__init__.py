@@ -18,6 +18,7 @@ from mediaforge.imaging.options import MAX_SIDE, OptimizeParams
 if TYPE_CHECKING:
     from mediaforge.imaging.pipeline import Checkpoint, Optimized, optimize
     from mediaforge.imaging.similarity import luma, ssim
+    from mediaforge.imaging.upscale import SuperResolution
 
 __all__ = [
     "INPUT_FORMATS",
@@ -28,6 +29,7 @@ __all__ = [
     "ImagingError",
     "OptimizeParams",
     "Optimized",
+    "SuperResolution",
     "luma",
     "optimize",
     "ssim",
@@ -39,6 +41,7 @@ _NEEDS_PYVIPS = {
     "optimize": "pipeline",
     "luma": "similarity",
     "ssim": "similarity",
+    "SuperResolution": "upscale",
 }
 
 

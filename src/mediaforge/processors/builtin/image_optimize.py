@@ -20,7 +20,11 @@ INPUT_ERRORS = frozenset({"corrupt_image", "image_too_large", "unsupported_media
 
 
 def _image_optimize(ctx: Context, inputs: list[InputFile], params: OptimizeParams) -> Output:
-    from mediaforge.imaging import ImagingError, optimize  # needs the image extra; imported on use
+    from mediaforge.imaging import (
+        ImagingError,
+        SuperResolution,
+        optimize,
+    )  # needs the image extra; imported on use
 
     source = inputs[0]
 
@@ -34,6 +38,9 @@ def _image_optimize(ctx: Context, inputs: list[InputFile], params: OptimizeParam
             params,
             work_dir=ctx.tmp_dir,
             max_pixels=ctx.settings.max_image_pixels,
+            sr=SuperResolution(
+                ctx.settings.super_resolution_max_pixels, ctx.settings.super_resolution_device
+            ),
             filename=source.filename,
             checkpoint=checkpoint,
         )
