@@ -22,7 +22,13 @@ from mediaforge.processors.base import (
     PermanentFailure,
     Processor,
 )
-from mediaforge.processors.builtin.video_common import VIDEO_INSTALL_HINT, Ticker, probe_input, video_facts
+from mediaforge.processors.builtin.video_common import (
+    VIDEO_INSTALL_HINT,
+    VIDEO_RETRY,
+    Ticker,
+    probe_input,
+    video_facts,
+)
 
 __all__ = ["VIDEO_AUDIO_PROCESSING", "AudioProcessingParams"]
 
@@ -155,4 +161,5 @@ VIDEO_AUDIO_PROCESSING = _AudioProcessor(
     min_inputs=1,
     max_inputs=1,
     timeout=3600,
+    retry=VIDEO_RETRY,
 )

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from mediaforge.errors import MediaforgeError
-from mediaforge.processors.base import Context, InputFile, PermanentFailure
+from mediaforge.processors.base import Context, InputFile, PermanentFailure, RetryPolicy
 from mediaforge.video.probe import VideoInfo, probe_video
 
 __all__ = [
     "ML_VIDEO_INSTALL_HINT",
     "VIDEO_INSTALL_HINT",
+    "VIDEO_RETRY",
     "Ticker",
     "probe_input",
     "video_facts",
@@ -24,6 +25,9 @@ VIDEO_INSTALL_HINT = "pip install 'mediaforge[video]'"
 ML_VIDEO_INSTALL_HINT = (
     "pip install 'mediaforge[video,ml]' && pip install --no-deps mediapipe==0.10.21  (or: make install)"
 )
+
+VIDEO_RETRY = RetryPolicy(non_retryable=frozenset({"invalid_video", "backend_unavailable"}))
+"""A file that is not a video, or a backend that is not installed, fails the same way every time."""
 
 
 def probe_input(source: InputFile) -> VideoInfo:

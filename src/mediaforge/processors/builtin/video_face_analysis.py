@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mediaforge.processors.base import Context, InputFile, Output, OutputFile, Processor
 from mediaforge.processors.builtin.video_common import (
     ML_VIDEO_INSTALL_HINT,
+    VIDEO_RETRY,
     Ticker,
     probe_input,
     video_facts,
@@ -114,4 +115,5 @@ VIDEO_FACE_ANALYSIS = Processor(
     min_inputs=1,
     max_inputs=1,
     timeout=3600,
+    retry=VIDEO_RETRY,
 )
