@@ -104,6 +104,7 @@ def encode(
     sample_rate: int = 44100,
     codec: str | None = None,
     preset: str = "veryfast",
+    crf: int = 18,
 ) -> Path:
     """Write RGB ``frames`` and optional int16 mono ``audio`` to ``path``; its suffix picks the container."""
     import av
@@ -122,7 +123,7 @@ def encode(
                 video.width, video.height = pixels.shape[1], pixels.shape[0]
                 video.pix_fmt = "yuv420p"
                 if video.codec_context.name == "libx264":
-                    video.codec_context.options = {"preset": preset, "crf": "18"}
+                    video.codec_context.options = {"preset": preset, "crf": str(crf)}
                 elif video.codec_context.name == "libvpx":
                     video.codec_context.options = {"deadline": "realtime", "cpu-used": "8", "crf": "10"}
                     video.codec_context.bit_rate = 4_000_000

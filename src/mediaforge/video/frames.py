@@ -88,6 +88,9 @@ def rgb_frames(path: Path, *, sample_fps: float | None, max_side: int, frame_rat
     every = None if sample_fps is None or sample_fps >= frame_rate else 1.0 / sample_fps
     next_time = 0.0
     with open_video(path) as (container, stream):
+        if sample_fps is not None and 2 * sample_fps <= frame_rate:
+            # frames no other frame refers to (most B-frames) need not be decoded to be skipped
+            stream.codec_context.skip_frame = "NONREF"
         size: tuple[int, int] | None = None
         for number, time, frame in _decode(container, stream):
             if every is not None:
