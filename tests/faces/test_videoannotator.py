@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from tests.accounts import Tenant, make_tenant
 from tests.conftest import make_settings, wait_for
 from tests.contract import validate
-from tests.videos import cut_clip
+from tests.videos import cut_clip, speech_clip
 
 from mediaforge.app import create_app
 from mediaforge.config import Settings
@@ -305,6 +305,44 @@ def test_a_scene_detection_job_runs_to_completion_with_results_and_file(
     assert len(document["annotations"]) == scene["annotation_count"] == 2
 
 
+def test_two_pipelines_run_side_by_side_and_each_serves_its_file(worked: TestClient, tmp_path: Path) -> None:
+    """scene_detection and audio_processing on a clip with speech: two results, a JSON and an RTTM file."""
+    speech = speech_clip(tmp_path / "talk", speech=[(0.5, "hello there, this is a test")], seconds=3.0)
+    job = submit(worked, speech.read_bytes(), name="talk.mp4", pipelines="scene_detection,audio_processing")
+    assert job.status_code == 201, job.text
+    job_id = job.json()["id"]
+    assert wait_for(worked, job_id, timeout=60)["status"] == "succeeded"
+    results = worked.get(f"/api/v1/jobs/{job_id}/results").json()
+    validate(SPEC, "JobResultsResponse", results)
+    assert sorted(results["pipeline_results"]) == ["audio_processing", "scene_detection"]
+    audio = results["pipeline_results"]["audio_processing"]
+    assert (audio["status"], audio["output_file"]) == ("completed", "audio_processing.rttm")
+    rttm = worked.get(audio["download_url"])
+    lines = rttm.text.splitlines()
+    assert len(lines) == audio["annotation_count"] >= 1
+    assert all(line.startswith("SPEAKER ") and len(line.split()) >= 9 for line in lines)
+
+
+def test_a_lost_video_fails_every_pipeline_and_the_job(settings: Settings, clip: bytes) -> None:
+    """The stored video vanishes before the workers run: each pipeline fails, so the job fails, saying why."""
+    with TestClient(create_app(settings, workers=0, run_migrations=False)) as api:
+        job = submit(api, clip, pipelines="scene_detection,face_analysis").json()
+    for blob in (settings.data_dir / "blobs").rglob("*.mp4"):
+        blob.unlink()
+    with TestClient(create_app(settings, workers=1, run_migrations=False)) as worked:
+        assert wait_for(worked, job["id"], timeout=60)["status"] == "failed"
+        failed = worked.get(f"/api/v1/jobs/{job['id']}").json()
+        results = worked.get(f"/api/v1/jobs/{job['id']}/results").json()
+        cancel = worked.post(f"/api/v1/jobs/{job['id']}/cancel")
+    validate(SPEC, "JobResponse", failed)
+    assert failed["status"] == "failed"
+    assert failed["error_message"].startswith("All pipelines failed: scene_detection: ")
+    assert {r["status"] for r in results["pipeline_results"].values()} == {"failed"}
+    conflict = check_error(cancel, 409, "JOB_ALREADY_COMPLETED")
+    assert conflict["message"] == f"Job {job['id']} is already completed (status: failed)"
+    assert all(r["error_message"] and r["download_url"] is None for r in results["pipeline_results"].values())
+
+
 @pytest.mark.parametrize(
     ("name", "data"),
     [
@@ -352,7 +390,10 @@ def test_an_out_of_range_config_is_400_invalid_config(
         pytest.param("{not json", "scene_detection", "Invalid JSON in config", id="malformed-json"),
         pytest.param("[1, 2]", "scene_detection", "config must be a JSON object", id="not-an-object"),
         pytest.param(
-            None, "scene_detection,face_recognition", "unknown pipeline(s) 'face_recognition'", id="unknown"
+            None,
+            "scene_detection,face_recognition",
+            "unknown pipeline(s) 'face_recognition'; available pipelines: scene_detection, person_tracking",
+            id="unknown",
         ),
     ],
 )
@@ -386,6 +427,27 @@ def test_unknown_config_keys_are_dropped_before_the_jobs_are_created(
             )
     finally:
         db.dispose()
+
+
+def test_a_flat_config_applies_to_each_selected_pipeline_that_has_the_key(
+    app: TestClient, clip: bytes
+) -> None:
+    """The original server's own tests send ``{"confidence_threshold": 1.5}``: checked per pipeline."""
+    error = check_error(
+        submit(app, clip, pipelines="person_tracking,face_analysis", config={"confidence_threshold": 1.5}),
+        400,
+        "INVALID_CONFIG",
+    )
+    assert error["message"] == (
+        "Configuration validation failed: person_tracking: "
+        "Invalid value for confidence_threshold (must be between 0 and 1)"
+    )
+
+
+def test_selection_may_be_a_json_array_and_config_defaults_to_empty(app: TestClient, clip: bytes) -> None:
+    """``'["scene_detection"]'`` is accepted as well as a comma list; no config echoes ``{}``."""
+    job = submit(app, clip, pipelines='["scene_detection", "audio"]').json()
+    assert (job["selected_pipelines"], job["config"]) == (["scene_detection", "audio_processing"], {})
 
 
 def test_a_missing_video_is_fastapis_422(app: TestClient) -> None:
@@ -526,10 +588,11 @@ def test_another_tenants_job_is_404(tenants: TestClient, alice: Tenant, bob: Ten
 
 
 def test_public_endpoints_need_no_key_but_refuse_a_bad_one(tenants: TestClient) -> None:
-    """Pipelines and health answer anonymously; a credential that is sent must be valid."""
+    """Pipelines and health answer anonymously; a key sent must be valid (the health check ignores it)."""
     assert tenants.get("/api/v1/pipelines/").status_code == 200
     assert tenants.get("/api/v1/system/health").status_code == 200
     check_error(tenants.get("/api/v1/pipelines/", headers={"X-API-Key": "wrong"}), 401, "UNAUTHORIZED")
+    assert tenants.get("/api/v1/health", headers={"X-API-Key": "wrong"}).status_code == 200
 
 
 def test_cors_allows_the_web_viewer(tmp_path: Path, database_url: str) -> None:

@@ -1,4 +1,4 @@
-"""The VideoAnnotator face's pure parts: config_schema from params models, validation, GPU facts."""
+"""The VideoAnnotator face's pure parts: config_schema, validation, status mapping, GPU facts."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
+from mediaforge.clock import new_id, utcnow
 from mediaforge.faces.videoannotator.errors import InvalidConfig
 from mediaforge.faces.videoannotator.pipelines import CATALOG, config_schema, find, resolve
 from mediaforge.faces.videoannotator.probes import compatibility, parse_smi
 from mediaforge.faces.videoannotator.service import parse_config, parse_selection
+from mediaforge.faces.videoannotator.translate import FACE, Tree, progress_of, render, status_of
 from mediaforge.faces.videoannotator.validation import check_value, validate
+from mediaforge.jobs.models import Job
 from mediaforge.processors.base import Output, Processor
 from mediaforge.processors.registry import Registry
 
@@ -198,3 +201,83 @@ def test_nvidia_smi_output_becomes_the_gpu_section() -> None:
     old = parse_smi("0, Tesla P100-PCIE-16GB, 16280, 0, 16276, 6.0")
     assert old is not None
     assert old["min_compute_capability"] == 7.0
+
+
+def _job(status: str, *, pipeline: str | None = None, error: str | None = None) -> Job:
+    meta = {FACE: {"pipeline": pipeline}} if pipeline else {FACE: {"selected_pipelines": ["a", "b"]}}
+    now = utcnow()
+    return Job(
+        id=new_id(),
+        type="video.x" if pipeline else "videoannotator.job",
+        status=status,
+        meta=meta,
+        error={"type": "permanent_failure", "message": error} if error else None,
+        created_at=now,
+        started_at=now if status != "queued" else None,
+        finished_at=now if status in ("succeeded", "failed", "cancelled") else None,
+        progress=50.0 if status == "running" else 0.0,
+        inputs=[],
+        outputs=[],
+    )
+
+
+def test_one_failed_pipeline_leaves_the_job_completed_and_says_which() -> None:
+    """The core fails a parent only when every child failed; the face says which pipelines did."""
+    parent = _job("succeeded")
+    children = [
+        _job("succeeded", pipeline="scene_detection"),
+        _job("failed", pipeline="face_analysis", error="boom"),
+    ]
+    rendered = render(Tree(parent, children, None))
+    assert (rendered.status, rendered.error_message) == (
+        "completed",
+        "1 of 2 pipelines failed: face_analysis: boom",
+    )
+
+
+@pytest.mark.parametrize(
+    ("parent", "children", "expected"),
+    [
+        ("waiting", ["queued", "queued"], "pending"),
+        ("waiting", ["running", "queued"], "running"),
+        ("waiting", ["succeeded", "queued"], "running"),
+        ("succeeded", ["succeeded"], "completed"),
+        ("failed", ["failed"], "failed"),
+        ("cancelled", ["cancelled", "succeeded"], "cancelled"),
+        ("expired", ["expired"], "completed"),
+    ],
+)
+def test_statuses_map_to_the_contracts_five_words(parent: str, children: list[str], expected: str) -> None:
+    """pending until a pipeline starts, running until all end, then the parent's outcome."""
+    tree = Tree(_job(parent), [_job(c, pipeline=f"p{i}") for i, c in enumerate(children)], None)
+    assert status_of(tree.parent, tree.children) == expected
+
+
+def test_progress_is_the_mean_over_pipelines() -> None:
+    """A running pipeline at 50 % and a finished one make 75 %."""
+    tree = Tree(_job("waiting"), [_job("running", pipeline="a"), _job("succeeded", pipeline="b")], None)
+    assert progress_of(tree) == 75.0
+
+
+def test_flat_keys_reach_every_selected_pipeline_that_has_them() -> None:
+    """``{"max_people": 3}`` is person_tracking's; a key no selected pipeline has is a warning."""
+    outcome = validate({"max_people": 3, "gamma": 2}, ["person_tracking"], _registry())
+    assert outcome.params == {"person_tracking": {"max_people": 3}}
+    assert [(w.pipeline, w.field, w.error_code) for w in outcome.warnings] == [
+        (None, "gamma", "UNKNOWN_PARAMETER")
+    ]
+
+
+def test_a_pipelines_own_section_wins_over_a_flat_key() -> None:
+    """Flat keys are defaults for the sections, not overrides."""
+    outcome = validate(
+        {"max_people": 3, "person_tracking": {"max_people": 5}}, ["person_tracking"], _registry()
+    )
+    assert outcome.params == {"person_tracking": {"max_people": 5}}
+
+
+def test_selection_as_a_json_array() -> None:
+    """The original's tests send ``'["a", "b"]'``; anything else that looks like JSON must be a name list."""
+    assert parse_selection('["scene_detection", "audio"]') == ["scene_detection", "audio"]
+    with pytest.raises(InvalidConfig):
+        parse_selection("[1, 2]")

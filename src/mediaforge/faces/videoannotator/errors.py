@@ -50,6 +50,6 @@ class AlreadyFinished(Conflict):
 
     def __init__(self, job_id: str, status: str) -> None:
         super().__init__(
-            f"Job {job_id} is already {status} (status: {status})",
+            f"Job {job_id} is already completed (status: {status})",
             details={"job_id": job_id, "status": status},
         )

@@ -80,7 +80,7 @@ CATALOG: tuple[Pipeline, ...] = (
         variant="content",
         tasks=("scene_detection", "shot_boundary_detection"),
         capabilities=("segmentation",),
-        backends=("pyav",),
+        backends=("pyav", "opencv"),
         outputs=({"format": "JSON", "types": ["scene_boundaries"]},),
         output_file="scene_detection.json",
         aliases=("scene",),
@@ -90,13 +90,13 @@ CATALOG: tuple[Pipeline, ...] = (
         name="person_tracking",
         processor="video.person_tracking",
         display_name="Person Tracking",
-        description="Person detection and multi-object tracking across frames",
+        description="Person detection, 17 COCO pose keypoints and stable track ids across frames",
         family="person",
         variant="tracking",
-        tasks=("person_detection", "person_tracking"),
-        capabilities=("detection", "tracking"),
-        backends=("onnxruntime",),
-        outputs=({"format": "COCO", "types": ["detection", "tracking"]},),
+        tasks=("person_detection", "person_tracking", "pose_estimation"),
+        capabilities=("detection", "tracking", "keypoints"),
+        backends=("mediapipe", "opencv", "pyav"),
+        outputs=({"format": "COCO", "types": ["detection", "tracking", "keypoints"]},),
         output_file="person_tracking.json",
         aliases=("person",),
         example_config={"confidence_threshold": 0.7},
@@ -105,13 +105,13 @@ CATALOG: tuple[Pipeline, ...] = (
         name="face_analysis",
         processor="video.face_analysis",
         display_name="Face Analysis",
-        description="Face detection and facial landmarks per frame",
+        description="Face detection, facial landmarks and stable face ids across frames",
         family="face",
         variant="analysis",
-        tasks=("face_detection", "facial_landmarks"),
-        capabilities=("detection", "landmarks"),
-        backends=("mediapipe",),
-        outputs=({"format": "COCO", "types": ["detection", "landmarks"]},),
+        tasks=("face_detection", "face_tracking", "facial_landmarks"),
+        capabilities=("detection", "tracking", "landmarks"),
+        backends=("mediapipe", "opencv", "pyav"),
+        outputs=({"format": "COCO", "types": ["detection", "tracking", "landmarks"]},),
         output_file="face_analysis.json",
         aliases=("face",),
         example_config={"detection_confidence": 0.7},
@@ -120,21 +120,19 @@ CATALOG: tuple[Pipeline, ...] = (
         name="audio_processing",
         processor="video.audio_processing",
         display_name="Audio Processing",
-        description="Speech activity and speaker turns from the soundtrack",
+        description="Voice activity from the soundtrack as RTTM speech segments",
         family="audio",
-        variant="diarization",
-        tasks=("voice_activity_detection", "speaker_diarization"),
-        capabilities=("segmentation", "diarization"),
-        backends=("pyav", "numpy"),
-        outputs=({"format": "RTTM", "types": ["speech_segments", "speakers"]},),
+        variant="vad",
+        tasks=("voice_activity_detection",),
+        capabilities=("segmentation",),
+        backends=("silero-vad", "webrtcvad", "pyav"),
+        outputs=({"format": "RTTM", "types": ["speech_segments"]},),
         output_file="audio_processing.rttm",
         aliases=("audio",),
         modalities=("audio",),
         example_config={"sample_rate": 16000},
     ),
 )
-_BACKENDS = {"av": "pyav", "cv2": "opencv", "PIL": "pillow", "onnxruntime": "onnxruntime"}
-"""Friendly names for the modules a processor requires (its ``backends``)."""
 _BY_NAME = {name: p for p in CATALOG for name in (p.name, *p.aliases)}
 
 
@@ -204,8 +202,6 @@ def _nullable(annotation: Any) -> bool:
 def info(pipeline: Pipeline, registry: Registry) -> PipelineInfo:
     """The contract's ``PipelineInfo`` for ``pipeline`` as this server has it."""
     available = pipeline.availability(registry)
-    requires = registry.get(pipeline.processor).requires if pipeline.processor in registry else ()
-    backends = [_BACKENDS.get(module, module) for module in requires] or list(pipeline.backends)
     return PipelineInfo(
         name=pipeline.name,
         display_name=pipeline.display_name,
@@ -216,7 +212,7 @@ def info(pipeline: Pipeline, registry: Registry) -> PipelineInfo:
         tasks=list(pipeline.tasks),
         modalities=list(pipeline.modalities),
         capabilities=list(pipeline.capabilities),
-        backends=backends,
+        backends=list(pipeline.backends),
         stability=pipeline.stability,
         outputs=[dict(o) for o in pipeline.outputs],
         config_schema=config_schema(pipeline.params(registry)),

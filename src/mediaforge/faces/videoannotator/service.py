@@ -64,10 +64,21 @@ VIDEO_TYPES = {
 
 
 def parse_selection(raw: str | None) -> list[str] | None:
-    """``"a, b,a"`` -> ``["a", "b"]``; None (all enabled pipelines) when absent or blank."""
+    """``"a, b,a"`` (or a JSON array) -> ``["a", "b"]``; None (all enabled pipelines) when absent or blank."""
     if raw is None:
         return None
-    names = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    parts: list[str] = raw.split(",")
+    if raw.strip().startswith("["):
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            raise InvalidConfig(
+                "selected_pipelines is neither comma-separated names nor a JSON array"
+            ) from None
+        if not isinstance(parsed, list) or not all(isinstance(p, str) for p in parsed):
+            raise InvalidConfig("selected_pipelines must be comma-separated names or a JSON array of names")
+        parts = parsed
+    names = list(dict.fromkeys(part.strip() for part in parts if part.strip()))
     return names or None
 
 
@@ -133,7 +144,7 @@ def submit(
             "video_duration_seconds": _whole_seconds(probed.get("duration_seconds")),
             "video": probed,
             "selected_pipelines": [p.name for p in pipelines],
-            "config": config,
+            "config": config if config is not None else {},
             "warnings": [w.model_dump(mode="json") for w in outcome.warnings],
         }
     }
@@ -162,8 +173,9 @@ def _selection(rt: Runtime, selected: list[str] | None) -> list[Pipeline]:
     found, unknown = resolve(selected)
     if unknown:
         names = ", ".join(f"'{n}'" for n in unknown)
+        catalog = ", ".join(p.name for p in CATALOG)
         raise InvalidConfig(
-            f"Configuration validation failed: unknown pipeline(s) {names}",
+            f"Configuration validation failed: unknown pipeline(s) {names}; available pipelines: {catalog}",
             details={"unknown_pipelines": unknown, "available_pipelines": [p.name for p in CATALOG]},
         )
     return found

@@ -29,8 +29,10 @@ from mediaforge.faces.videoannotator.translate import API_VERSION, pipeline_of, 
 from mediaforge.identity.models import Credential
 from mediaforge.runtime import Runtime
 
-__all__ = ["router"]
+__all__ = ["health_router", "router"]
 
+health_router = va_router(prefix="/api/v1")
+"""``/api/v1/health``: public and cheap, it never looks at credentials (load balancers)."""
 router = va_router(prefix="/api/v1", dependencies=[Depends(optional_caller)])
 Debugger = Annotated[Principal, Caller("jobs:read")]
 
@@ -43,7 +45,7 @@ def _pipelines(rt: Runtime) -> dict[str, Any]:
 # --- /api/v1/health ----------------------------------------------------------------------------------
 
 
-@router.get(
+@health_router.get(
     "/health",
     tags=["health"],
     responses={503: {"description": "Service unhealthy (detailed mode only)"}},

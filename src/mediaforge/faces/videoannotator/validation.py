@@ -1,5 +1,9 @@
 """Config validation (pure): errors and warnings for a config keyed by pipeline name.
 
+A config is ``{pipeline: {parameter: value}}`` (the contract's example) or flat
+``{parameter: value}`` (what the original server's own tests send): a flat key applies to each
+selected pipeline that has it, and a pipeline's own section wins over it.
+
 Errors: an unknown pipeline in the selection, a section that is not an object, a wrong type, a
 value out of range ("must be between X and Y"), an invalid option. Warnings: unknown parameter keys
 and sections for pipelines that are not selected (both are dropped from what the jobs receive), and
@@ -59,9 +63,12 @@ def validate(config: dict[str, Any], selected: list[str] | None, registry: Regis
         for name in unknown:
             out.errors.append(_unknown_pipeline(name))
     sections: dict[str, Any] = {}
+    flat: dict[str, Any] = {}
     for key, section in config.items():
         pipeline = find(key)
-        if pipeline is None:
+        if pipeline is None and not isinstance(section, dict):
+            flat[key] = section  # a flat config: applies to each selected pipeline that has the key
+        elif pipeline is None:
             out.warnings.append(
                 Issue(
                     pipeline=key,
@@ -85,8 +92,28 @@ def validate(config: dict[str, Any], selected: list[str] | None, registry: Regis
             )
         else:
             sections[pipeline.name] = section
+    used: set[str] = set()
     for pipeline in targets:
-        _check_section(out, pipeline, sections.get(pipeline.name, {}), registry)
+        section = sections.get(pipeline.name, {})
+        if flat and isinstance(section, dict):
+            known = config_schema(pipeline.params(registry))
+            shared = {k: v for k, v in flat.items() if k in known}
+            used.update(shared)
+            section = {**shared, **section}  # the pipeline's own section wins
+        _check_section(out, pipeline, section, registry)
+    for key, value in flat.items():
+        if key not in used:
+            out.warnings.append(
+                Issue(
+                    pipeline=None,
+                    field=key,
+                    message=f"Unknown parameter '{key}' is ignored: no selected pipeline has it",
+                    value=value,
+                    severity="warning",
+                    error_code="UNKNOWN_PARAMETER",
+                    hint='Key the parameter by pipeline name, e.g. {"person_tracking": {...}}',
+                )
+            )
     return out
 
 
