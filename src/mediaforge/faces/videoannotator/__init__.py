@@ -10,5 +10,5 @@ from mediaforge.faces.videoannotator.requestlog import RequestLogMiddleware
 __all__ = ["RequestLogMiddleware", "router"]
 
 router = APIRouter()
-for part in (jobs.router, catalog.router, streams.router, system.health_router, system.router):
+for part in (jobs.router, catalog.router, streams.router, system.router):
     router.include_router(part)

@@ -1,6 +1,7 @@
 """``/api/v1/pipelines`` and ``/api/v1/config/validate``: the catalog, its taxonomy, config checks.
 
-No credentials are needed here; one that is sent is checked (an invalid key is 401).
+No credentials are needed here. On the pipeline routes a key that is sent is checked (an invalid one
+is 401, as the contract's pipeline examples show); config validation ignores credentials.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ def optional_caller(request: Request) -> Principal | None:
     return authenticate(get_runtime(request), request)
 
 
-router = va_router(prefix="/api/v1", dependencies=[Depends(optional_caller)])
+router = va_router(prefix="/api/v1")
+_Checked = [Depends(optional_caller)]
 
 
-@router.get("/pipelines/", response_model=PipelineListResponse, tags=["pipelines"])
+@router.get("/pipelines/", response_model=PipelineListResponse, tags=["pipelines"], dependencies=_Checked)
 def list_pipelines(rt: Rt) -> PipelineListResponse:
     """Every pipeline in the catalog with its taxonomy; ``enabled`` says whether it runs here."""
     pipelines = [info(p, rt.registry) for p in CATALOG]
@@ -47,10 +49,13 @@ router.add_api_route(
     methods=["GET"],
     response_model=PipelineListResponse,
     include_in_schema=False,
+    dependencies=_Checked,
 )
 
 
-@router.get("/pipelines/{pipeline_name}", response_model=PipelineInfo, tags=["pipelines"])
+@router.get(
+    "/pipelines/{pipeline_name}", response_model=PipelineInfo, tags=["pipelines"], dependencies=_Checked
+)
 def get_pipeline_info(pipeline_name: str, rt: Rt) -> PipelineInfo:
     """One pipeline by name (or short alias); 404 PIPELINE_NOT_FOUND."""
     pipeline = find(pipeline_name)
@@ -60,7 +65,10 @@ def get_pipeline_info(pipeline_name: str, rt: Rt) -> PipelineInfo:
 
 
 @router.post(
-    "/pipelines/{pipeline_name}/validate", response_model=PipelineConfigValidationResponse, tags=["pipelines"]
+    "/pipelines/{pipeline_name}/validate",
+    response_model=PipelineConfigValidationResponse,
+    tags=["pipelines"],
+    dependencies=_Checked,
 )
 def validate_pipeline_config(
     pipeline_name: str, body: PipelineConfigValidationRequest, rt: Rt

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psutil
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
 from mediaforge import __version__
@@ -21,7 +21,6 @@ from mediaforge.api.deps import Caller, Principal, ReadSession, Rt
 from mediaforge.clock import utcnow
 from mediaforge.events import repository as events
 from mediaforge.faces.videoannotator import probes, queries, service
-from mediaforge.faces.videoannotator.catalog import optional_caller
 from mediaforge.faces.videoannotator.envelope import iso, va_router
 from mediaforge.faces.videoannotator.pipelines import CATALOG
 from mediaforge.faces.videoannotator.requestlog import RETAINED, log_of
@@ -29,11 +28,12 @@ from mediaforge.faces.videoannotator.translate import API_VERSION, pipeline_of, 
 from mediaforge.identity.models import Credential
 from mediaforge.runtime import Runtime
 
-__all__ = ["health_router", "router"]
+__all__ = ["router"]
 
-health_router = va_router(prefix="/api/v1")
-"""``/api/v1/health``: public and cheap, it never looks at credentials (load balancers)."""
-router = va_router(prefix="/api/v1", dependencies=[Depends(optional_caller)])
+router = va_router(prefix="/api/v1")
+"""Credentials are not looked at here except where a route names its ``Caller`` (token-info, debug
+job, request-log): health checks and the viewer's ``/system/health`` probe must answer whatever key
+a client holds."""
 Debugger = Annotated[Principal, Caller("jobs:read")]
 
 
@@ -45,7 +45,7 @@ def _pipelines(rt: Runtime) -> dict[str, Any]:
 # --- /api/v1/health ----------------------------------------------------------------------------------
 
 
-@health_router.get(
+@router.get(
     "/health",
     tags=["health"],
     responses={503: {"description": "Service unhealthy (detailed mode only)"}},
