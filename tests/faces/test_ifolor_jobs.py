@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -267,10 +268,10 @@ def test_cancelling_a_pending_job_is_immediate_and_idempotent(app: TestClient, a
 def test_cancelling_a_running_job_is_cooperative(app: TestClient, alice: Tenant) -> None:
     """A running job answers ``processing`` with the flag set, then stops as ``cancelled``."""
     made = submit(app, alice, queue="default", params={"seconds": 20})
-    app.get(f"/v1/jobs/{made['id']}", headers=alice.headers)
-    for _ in range(200):
-        if job(app, alice, made["id"])["status"] == "processing":
-            break
+    deadline = time.monotonic() + 30
+    while job(app, alice, made["id"])["status"] != "processing":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.02)
     response = app.post(f"/api/jobs/{made['id']}/cancel", headers=alice.headers)
     body = response.json()
     validate(SPEC, "JobCancelResponse", body)
