@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from tests.accounts import Tenant, make_tenant
 from tests.conftest import make_settings, wait_for
 from tests.contract import validate
@@ -22,6 +23,7 @@ from mediaforge.app import create_app
 from mediaforge.config import Settings
 from mediaforge.db.engine import Database
 from mediaforge.faces.videoannotator.pipelines import CATALOG
+from mediaforge.jobs.models import Job
 from mediaforge.processors.registry import Registry, default_registry
 
 SPEC = "videoannotator.openapi.json"
@@ -585,6 +587,23 @@ def test_another_tenants_job_is_404(tenants: TestClient, alice: Tenant, bob: Ten
     ]:
         check_error(tenants.request(method, path, headers=bob.headers), 404, "JOB_NOT_FOUND")
     assert tenants.get(f"/api/v1/jobs/{job['id']}", headers=alice.headers).json()["status"] == "pending"
+
+
+def test_the_public_workers_section_names_only_the_callers_running_jobs(
+    tenants: TestClient, auth_settings: Settings, alice: Tenant, bob: Tenant, clip: bytes
+) -> None:
+    """Everyone sees how many jobs run; only their owner (or an admin) sees which."""
+    job = submit(tenants, clip, headers=alice.headers).json()
+    with Database(auth_settings.database_url).session() as session:  # a worker has started one pipeline
+        session.execute(update(Job).where(Job.parent_id == job["id"]).values(status="running"))
+    for path, section in (("/api/v1/system/health", "workers"), ("/api/v1/debug/background-jobs", None)):
+        seen = {}
+        for who, headers in (("alice", alice.headers), ("bob", bob.headers), ("anonymous", {})):
+            body = tenants.get(path, headers=headers).json()
+            workers = body[section] if section else body["background_processing"]
+            assert workers["active_jobs"] == 1
+            seen[who] = workers["processing_jobs"]
+        assert seen == {"alice": [job["id"]], "bob": [], "anonymous": []}, path
 
 
 def test_public_endpoints_need_no_key_and_only_pipelines_check_one(tenants: TestClient) -> None:

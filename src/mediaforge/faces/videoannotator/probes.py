@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from mediaforge.faces.videoannotator import queries
+from mediaforge.identity.principal import Principal
 from mediaforge.runtime import Runtime
 from mediaforge.workers import repository as workers
 
@@ -247,15 +248,19 @@ def compatibility(capability: str, pytorch_version: str = "2.5.0") -> dict[str, 
     }
 
 
-def workers_section(session: Session, rt: Runtime) -> dict[str, Any]:
-    """The embedded-or-standalone workers as the contract's ``workers`` section."""
+def workers_section(session: Session, rt: Runtime, viewer: Principal | None) -> dict[str, Any]:
+    """The embedded-or-standalone workers as the contract's ``workers`` section.
+
+    Counts are global; ``processing_jobs`` lists only the ids the viewer may see (none for anonymous).
+    """
     live = workers.live(session)
     running = queries.ids_in_status(session, "running")
+    mine = queries.ids_in_status(session, "running", owner_id=viewer.sees) if viewer else []
     counts = queries.count_by_status(session)
     return {
         "status": "running" if live else "stopped",
         "active_jobs": len(running),
-        "processing_jobs": running,
+        "processing_jobs": mine,
         "queued_jobs": counts["pending"],
         "max_concurrent_workers": sum(w.concurrency for w in live),
         "poll_interval_seconds": rt.settings.worker_poll_seconds,

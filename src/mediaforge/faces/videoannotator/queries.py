@@ -119,10 +119,12 @@ def delete_tree(session: Session, parent_id: str) -> None:
     session.execute(delete(Job).where(Job.id == parent_id))
 
 
-def ids_in_status(session: Session, status: str, limit: int = 100) -> list[str]:
-    """Ids of (up to ``limit``) jobs in one VideoAnnotator status, newest first."""
+def ids_in_status(
+    session: Session, status: str, limit: int = 100, *, owner_id: str | None = None
+) -> list[str]:
+    """Ids of (up to ``limit``) jobs in one VideoAnnotator status, newest first (``owner_id``'s only)."""
     clause = _status_clause(status)
     if clause is None:
         return []
-    query = _parents(None).where(clause).order_by(Job.created_at.desc()).limit(limit)
+    query = _parents(owner_id).where(clause).order_by(Job.created_at.desc()).limit(limit)
     return [job.id for job in session.scalars(query)]
