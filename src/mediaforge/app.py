@@ -17,7 +17,7 @@ from mediaforge.db.migrate import migrate
 from mediaforge.engine.sweeper import Sweeper
 from mediaforge.engine.worker import Worker
 from mediaforge.events.hub import Hub
-from mediaforge.faces import tinify
+from mediaforge.faces import ifolor, tinify, videoannotator
 from mediaforge.faces.tinify import cleanup as tinify_cleanup
 from mediaforge.runtime import Runtime
 from mediaforge.scheduler import DAILY, scheduler
@@ -39,6 +39,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     subscriptions.router,
     system.router,
     tinify.router,
+    ifolor.router,
+    videoannotator.router,
 )
 
 
@@ -78,6 +80,7 @@ def create_app(
     app.state.hub = hub
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(videoannotator.RequestLogMiddleware)
     app.add_middleware(RequestContext)
     app.add_middleware(
         CORSMiddleware,

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     # --- assets ------------------------------------------------------------------------------
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(100_000_000, ge=1, description="Larger images are refused (bombs).")
+    super_resolution_max_pixels: int = Field(
+        262_144,
+        ge=0,
+        description="Largest input (in pixels) upscaled by Real-ESRGAN where installed; larger ones, and all "
+        "when 0, use Lanczos (2x of 512 x 512 takes about 3 s on one CPU core).",
+    )
+    super_resolution_device: int = Field(
+        -1, ge=-1, description="Where Real-ESRGAN runs: -1 the CPU (ncnn), N the Vulkan GPU N."
+    )
     asset_ttl_seconds: int = Field(7 * 24 * 3600, ge=0, description="0 keeps uploads forever.")
     fetch_timeout_seconds: float = 30.0
     fetch_max_redirects: int = 5
@@ -150,6 +159,21 @@ class Settings(BaseSettings):
     tagging_vision_model: str | None = None
     tagging_vision_api_key: SecretStr | None = None
     tagging_vision_timeout_seconds: float = Field(30.0, gt=0, le=120)
+
+    # --- photos (the Ifolor actions) ---------------------------------------------------------
+    photos_embedding: Literal["colour", "mobilenet"] = Field(
+        "colour", description="Image embedding computed at import: colour-and-structure, or MobileNetV2 too."
+    )
+    photos_faces: bool = Field(True, description="Count faces at import when mediapipe is installed.")
+    photos_sync_max_photos: int = Field(
+        2000, ge=0, description="Actions over more photos than this run as jobs (202)."
+    )
+    text_llm_base_url: str | None = Field(
+        None, description="An OpenAI-compatible API (…/v1) that writes SUGGEST_TEXT's titles and captions."
+    )
+    text_llm_model: str | None = None
+    text_llm_api_key: SecretStr | None = None
+    text_llm_timeout_seconds: float = Field(30.0, gt=0, le=120)
 
     # --- faces -------------------------------------------------------------------------------
     cors_origins: str = Field(

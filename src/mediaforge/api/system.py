@@ -10,7 +10,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from mediaforge import __version__
 from mediaforge.api.deps import Caller, Principal, ReadSession, Rt
+from mediaforge.clock import utcnow
 from mediaforge.metrics import REGISTRY, refresh_gauges
 from mediaforge.workers import repository as workers
 
@@ -51,8 +53,8 @@ def list_processors(rt: Rt, who: Annotated[Principal, Caller()]) -> list[Process
 
 @router.get("/health")
 def health() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "ok"}
+    """Liveness: the process answers (``version`` and a UTC ``timestamp`` as VideoAnnotator clients read)."""
+    return {"status": "ok", "version": __version__, "timestamp": utcnow().isoformat().replace("+00:00", "Z")}
 
 
 @router.get("/ready")

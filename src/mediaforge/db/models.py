@@ -9,6 +9,7 @@ from mediaforge.events.models import Event
 from mediaforge.identity.models import Account, AuthCode, Credential
 from mediaforge.jobs.models import Job
 from mediaforge.payments.models import BillingState
+from mediaforge.photos.models import Photo
 from mediaforge.webhooks.models import Attempt as WebhookAttempt
 from mediaforge.webhooks.models import Cursor as WebhookCursor
 from mediaforge.webhooks.models import Delivery as WebhookDelivery
@@ -26,6 +27,7 @@ __all__ = [
     "CreditEntry",
     "Event",
     "Job",
+    "Photo",
     "WebhookAttempt",
     "WebhookCursor",
     "WebhookDelivery",

@@ -265,12 +265,23 @@ def _changes(new: JobStatus, settings: Settings, values: dict[str, Any]) -> dict
 
 
 def _after_terminal(session: Session, job: JobRow, settings: Settings) -> None:
+    if job.status == S.SUCCEEDED:
+        _on_success(session, job)
     if job.parent_id:
         _maybe_finish_parent(session, job.parent_id, settings)
     if job.workflow_id:
         from mediaforge.workflows import service as workflows
 
         workflows.step_finished(session, job, settings=settings)
+
+
+def _on_success(session: Session, job: JobRow) -> None:
+    """The processor's ``on_success`` hook, in this transaction (the runtime uses the default registry)."""
+    from mediaforge.processors.registry import default_registry
+
+    registry = default_registry()
+    if job.type in registry and (hook := registry.get(job.type).on_success) is not None:
+        hook(session, job)
 
 
 def _maybe_finish_parent(session: Session, parent_id: str, settings: Settings) -> None:

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from mediaforge.config import Settings
+    from mediaforge.jobs.schemas import JobRow
 
 __all__ = [
     "Availability",
@@ -160,6 +163,9 @@ class Processor:
     timeout: float | None = 600.0
     queue: str = "default"
     retry: RetryPolicy = RetryPolicy()
+    on_success: Callable[[Session, JobRow], None] | None = None
+    """Called in the transaction that records the job as succeeded (the processor's own code
+    never touches the database; this hook persists what its ``result`` says, atomically)."""
 
     def availability(self) -> Availability:
         """Available when every module in ``requires`` can be imported."""
