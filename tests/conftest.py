@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.accounts import Tenant, make_tenant
 
 from mediaforge.app import create_app
 from mediaforge.config import Settings
@@ -133,3 +134,29 @@ def wait_for(client: TestClient, job_id: str, timeout: float = 30.0, **headers: 
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+# --- auth on: two real tenants, Alice and Bob ------------------------------------------------------
+# Tenants live in the database, so ``alice`` and ``bob`` serve any app built on this test's
+# ``database_url``, whatever its other settings.
+@pytest.fixture
+def auth_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Test settings with auth on: every request needs a real credential."""
+    return make_settings(tmp_path, database_url, auth_disabled=False)
+
+
+@pytest.fixture
+def alice(auth_settings: Settings) -> Tenant:
+    return make_tenant(auth_settings, "alice@example.com")
+
+
+@pytest.fixture
+def bob(auth_settings: Settings) -> Tenant:
+    return make_tenant(auth_settings, "bob@example.com")
+
+
+@pytest.fixture
+def tenants(auth_settings: Settings) -> Iterator[TestClient]:
+    """The app with auth on and no worker (jobs stay queued); send ``alice.headers`` or ``bob.headers``."""
+    with TestClient(create_app(auth_settings, workers=0, run_migrations=False)) as c:
+        yield c

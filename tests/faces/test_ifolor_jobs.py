@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from tests.accounts import Tenant, make_tenant
+from tests.accounts import Tenant
 from tests.conftest import make_settings, wait_for
 from tests.contract import SPECS, validate
 
@@ -29,16 +29,6 @@ NOBODY = "nobody"  # a queue no worker serves: jobs there stay pending
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url, auth_disabled=False)
-
-
-@pytest.fixture
-def alice(settings: Settings) -> Tenant:
-    return make_tenant(settings, "alice@example.com")
-
-
-@pytest.fixture
-def bob(settings: Settings) -> Tenant:
-    return make_tenant(settings, "bob@example.com")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.accounts import Tenant, make_tenant
+from tests.accounts import Tenant
 from tests.contract import validate
 from tests.integration.test_webhooks import Receiver, Reply, clean_webhook_tables, webhook_settings
 
@@ -90,16 +90,6 @@ def settings(tmp_path: Path, database_url: str, receiver: Receiver, ws: WsReceiv
         fetch_allow_hosts=f"127.0.0.1:{receiver.port},127.0.0.1:{ws.port}",
         webhook_disable_after=3,
     )
-
-
-@pytest.fixture
-def alice(settings: Settings) -> Tenant:
-    return make_tenant(settings, "alice@example.com")
-
-
-@pytest.fixture
-def bob(settings: Settings) -> Tenant:
-    return make_tenant(settings, "bob@example.com")
 
 
 @pytest.fixture

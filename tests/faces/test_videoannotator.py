@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
-from tests.accounts import Tenant, make_tenant
+from tests.accounts import Tenant
 from tests.conftest import make_settings, wait_for
 from tests.contract import validate
 from tests.videos import cut_clip, speech_clip
@@ -49,28 +49,6 @@ def app(settings: Settings) -> Iterator[TestClient]:
 def worked(settings: Settings) -> Iterator[TestClient]:
     """Auth off, two embedded work processes: jobs run."""
     with TestClient(create_app(settings, workers=2, run_migrations=False)) as client:
-        yield client
-
-
-@pytest.fixture
-def auth_settings(tmp_path: Path, database_url: str) -> Settings:
-    return make_settings(tmp_path, database_url, auth_disabled=False)
-
-
-@pytest.fixture
-def alice(auth_settings: Settings) -> Tenant:
-    return make_tenant(auth_settings, "alice@example.com")
-
-
-@pytest.fixture
-def bob(auth_settings: Settings) -> Tenant:
-    return make_tenant(auth_settings, "bob@example.com")
-
-
-@pytest.fixture
-def tenants(auth_settings: Settings) -> Iterator[TestClient]:
-    """Auth on, no workers."""
-    with TestClient(create_app(auth_settings, workers=0, run_migrations=False)) as client:
         yield client
 
 
