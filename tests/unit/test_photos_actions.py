@@ -276,3 +276,23 @@ def test_duplicates_params_select_a_subset(photos: PhotoSet, tmp_path: Path) -> 
     subset = actions.select(photos, DuplicatesParams(image_ids=ids))
     result = actions.run("DETECT_DUPLICATES", subset, DuplicatesParams(image_ids=ids), _settings(tmp_path))
     assert (2, [ids]) == (result["photos"], [sorted(g["image_ids"]) for g in result["groups"]])
+
+
+def test_the_import_processor_fans_out_one_analyze_child_per_image(tmp_path: Path) -> None:
+    """photo.import run on its own params yields photo.analyze children carrying each image."""
+    from types import SimpleNamespace
+
+    from mediaforge.photos.schemas import ImportParams
+    from mediaforge.processors.builtin.photo_import import PHOTO_IMPORT
+
+    params = ImportParams.model_validate(
+        {
+            "user_id": "u",
+            "images": [{"image_id": f"i{n}", "download_uri": f"https://x.test/{n}"} for n in range(3)],
+        }
+    )
+    ctx = SimpleNamespace(settings=_settings(tmp_path, photos_embedding="mobilenet"))
+    output = PHOTO_IMPORT.run(ctx, [], params)  # type: ignore[arg-type]
+    assert ["photo.analyze"] * 3 == [child.type for child in output.children]
+    assert ["i0", "i1", "i2"] == [child.params["image"]["image_id"] for child in output.children]
+    assert {"mobilenet"} == {child.params["embedding"] for child in output.children}
