@@ -13,9 +13,10 @@ Two photos are duplicates when (thresholds at the default sensitivity 0.5):
   (**similar**); otherwise it is the same picture (**near**).
 
 Candidate pairs come from blocks of a matrix product (cosines) and of vectorised Hamming
-distances (XOR + popcount on uint64), upper triangle only, so 10,000 photos take well under
-a second. A pair's score is the mean of its cosine and its pHash similarity (1 - bits/64);
-exact copies score 1.
+distances (XOR + popcount on uint64), upper triangle only; the rules are applied to the
+candidates as arrays and groups are connected components found by label propagation, so no
+Python loop runs per pair of photos. A pair's score is the mean of its cosine and its pHash
+similarity (1 - bits/64); exact copies score 1.
 """
 
 from __future__ import annotations
@@ -77,15 +78,30 @@ def duplicate_pairs(photos: PhotoSet, t: Thresholds, *, similar: bool = True) ->
         cos = vectors[start:stop] @ vectors[start:].T  # the columns from ``start`` on: upper triangle
         bits = hamming_matrix(hashes[start:stop], hashes[start:])
         upper = np.arange(stop - start)[:, None] < np.arange(n - start)[None, :]
-        maybe = upper & ((cos >= cosine_floor) | ((bits <= t.near_bits) & (cos >= t.near_cosine)))
-        for i, j in zip(*np.nonzero(maybe), strict=True):
-            a, b = start + int(i), start + int(j)
-            kind = _kind(photos, a, b, float(cos[i, j]), int(bits[i, j]), t)
-            if kind == "near" or (kind == "similar" and similar):
-                found[a, b] = Pair(a, b, kind, _score(cos[i, j], bits[i, j]))
-    for a, b in _same_bytes(photos):
-        found[a, b] = Pair(a, b, "exact", 1.0)
+        rows, cols = np.nonzero(
+            upper & ((cos >= cosine_floor) | ((bits <= t.near_bits) & (cos >= t.near_cosine)))
+        )
+        a, b = rows + start, cols + start
+        kinds = _kinds(photos, a, b, cos[rows, cols], bits[rows, cols], t)
+        keep = (kinds == 1) | ((kinds == 2) & similar)
+        scores = (np.minimum(cos[rows, cols], 1.0) + 1.0 - bits[rows, cols] / 64.0) / 2.0
+        for x, y, kind, score in zip(
+            a[keep].tolist(), b[keep].tolist(), kinds[keep].tolist(), scores[keep].tolist(), strict=True
+        ):
+            found[x, y] = Pair(x, y, _KINDS[kind], round(score, 4))
+    for x, y in _same_bytes(photos):
+        found[x, y] = Pair(x, y, "exact", 1.0)
     return sorted(found.values(), key=lambda p: (p.a, p.b))
+
+
+def _kinds(photos: PhotoSet, a: Any, b: Any, cos: Any, bits: Any, t: Thresholds) -> Any:
+    """``_kind`` over arrays of pairs: 1 near, 2 similar, -1 none (indexes into ``_KINDS``)."""
+    gap = np.abs(photos.taken[a] - photos.taken[b])
+    moment = np.where(gap >= 1.0, 2, 1)  # False for NaN: no times, no evidence of two frames
+    near = (bits <= t.near_bits) & (cos >= t.near_cosine)
+    burst = (gap <= t.burst_seconds) & (cos >= t.burst_cosine)
+    loose = (cos >= t.similar_cosine) & (bits <= t.similar_bits)
+    return np.where(near | burst, moment, np.where(loose, 2, -1))
 
 
 def _kind(photos: PhotoSet, a: int, b: int, cos: float, bits: int, t: Thresholds) -> str | None:
@@ -101,10 +117,6 @@ def _kind(photos: PhotoSet, a: int, b: int, cos: float, bits: int, t: Thresholds
     return None
 
 
-def _score(cos: Any, bits: Any) -> float:
-    return round((min(1.0, float(cos)) + 1.0 - float(bits) / 64.0) / 2.0, 4)
-
-
 def _same_bytes(photos: PhotoSet) -> list[tuple[int, int]]:
     first: dict[str, int] = {}
     pairs: list[tuple[int, int]] = []
@@ -117,23 +129,24 @@ def _same_bytes(photos: PhotoSet) -> list[tuple[int, int]]:
 
 
 def group_pairs(n: int, pairs: list[Pair]) -> list[list[int]]:
-    """Connected components (union-find with path halving) of two or more photos."""
-    parent = list(range(n))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for pair in pairs:
-        ra, rb = root(pair.a), root(pair.b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    members: dict[int, list[int]] = {}
-    for x in {x for pair in pairs for x in (pair.a, pair.b)}:
-        members.setdefault(root(x), []).append(x)
-    return [sorted(m) for m in members.values()]
+    """Connected components of two or more photos (label propagation with pointer jumping)."""
+    if not pairs:
+        return []
+    a = np.array([p.a for p in pairs], dtype=np.int64)
+    b = np.array([p.b for p in pairs], dtype=np.int64)
+    labels = np.arange(n)
+    while True:
+        before = labels.copy()
+        low = np.minimum(labels[a], labels[b])
+        np.minimum.at(labels, a, low)
+        np.minimum.at(labels, b, low)
+        labels = labels[labels]
+        if np.array_equal(labels, before):
+            break
+    members = np.unique(np.concatenate([a, b]))
+    order = members[np.argsort(labels[members], kind="stable")]
+    cuts = np.nonzero(np.diff(labels[order]))[0] + 1
+    return [sorted(group.tolist()) for group in np.split(order, cuts)]
 
 
 def find_duplicates(photos: PhotoSet, t: Thresholds, *, similar: bool = True) -> dict[str, Any]:
