@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from mediaforge.config import Settings
-from mediaforge.tagging.vision import VisionConfig, VisionError
-from mediaforge.tagging.vision import _post as post_chat  # the one OpenAI-compatible client
+from mediaforge.tagging.vision import VisionConfig, VisionError, post_chat
 
 __all__ = ["TextError", "llm_config", "templated", "write_text"]
 

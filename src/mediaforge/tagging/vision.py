@@ -22,7 +22,7 @@ from PIL import Image
 from mediaforge.errors import MediaforgeError
 from mediaforge.net.guard import check_url, resolve_public
 
-__all__ = ["VisionAnswer", "VisionConfig", "VisionError", "describe"]
+__all__ = ["VisionAnswer", "VisionConfig", "VisionError", "describe", "post_chat"]
 
 _MAX_SIDE = 1024
 _MAX_RESPONSE = 1_000_000
@@ -78,7 +78,7 @@ def describe(image: Image.Image, config: VisionConfig, *, hints: list[str] | Non
             },
         ],
     }
-    payload = _post(config, body)
+    payload = post_chat(config, body)
     try:
         content = payload["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError) as exc:
@@ -86,7 +86,11 @@ def describe(image: Image.Image, config: VisionConfig, *, hints: list[str] | Non
     return _parse(content if isinstance(content, str) else _joined(content), config.model)
 
 
-def _post(config: VisionConfig, body: dict[str, Any]) -> dict[str, Any]:
+def post_chat(config: VisionConfig, body: dict[str, Any]) -> dict[str, Any]:
+    """POST ``body`` to ``{base_url}/chat/completions`` through the SSRF guard; the JSON answer.
+
+    The one OpenAI-compatible client: image tagging and the photo texts both use it.
+    """
     try:
         target = check_url(config.base_url.rstrip("/") + "/chat/completions")
         addresses = resolve_public(target.host, target.port, config.allow_hosts)
