@@ -8,7 +8,6 @@ off-centre crop, and bursts (three frames a second apart, each slightly shifted 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import itertools
 import random
@@ -17,8 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image, ImageEnhance, ImageOps
+from tests.samples import sample_photo
 
 COLOUR = (
     "astronaut.png",
@@ -50,21 +49,11 @@ CITIES = {  # (lat, lon)
 START = datetime(2024, 6, 1, 9, 0, 0)
 
 
-def sample(name: str) -> Image.Image:
-    """A sample photo from the scikit-image wheel (installed by ``make install``), as RGB."""
-    spec = importlib.util.find_spec("skimage")
-    folder = Path(next(iter(spec.submodule_search_locations or []))) / "data" if spec else None
-    if folder is None or not (folder / name).is_file():
-        pytest.skip("scikit-image's sample photos are not installed")
-    with Image.open(folder / name) as image:
-        return image.convert("RGB")
-
-
 def scenes() -> list[Image.Image]:
     """23 distinct scenes at about 1024 pixels: both halves of each colour photo, tinted greys."""
     out: list[Image.Image] = []
     for index, name in enumerate(COLOUR):
-        photo = sample(name)
+        photo = sample_photo(name)
         w, h = photo.size
         for side, box in enumerate(((0, 0, w // 2, h), (w // 2, 0, w, h))):
             half = photo.crop(box)
@@ -72,7 +61,7 @@ def scenes() -> list[Image.Image]:
                 half = ImageOps.mirror(ImageEnhance.Color(half).enhance(1.4))
             out.append(_upscale(half))
     for name, tint in zip(GREY, TINTS, strict=True):
-        grey = sample(name).convert("L")
+        grey = sample_photo(name).convert("L")
         out.append(_upscale(ImageOps.colorize(grey, black=(20, 20, 30), white=tint)))
     return out
 

