@@ -9,6 +9,7 @@ from tests.videos import cut_clip, run_processor, speech_clip, speech_track
 
 from mediaforge.processors.builtin.video_audio_processing import VIDEO_AUDIO_PROCESSING
 from mediaforge.video.rttm import parse_rttm
+from mediaforge.video.speech import stt_available
 
 pytest.importorskip("av")
 
@@ -49,13 +50,27 @@ def test_rttm_lines_name_the_file_and_the_speech_label(tmp_path: Path) -> None:
     assert ("audio_processing.rttm", "RTTM") == (output.files[0].filename, output.result["format"])
 
 
-def test_the_transcript_reports_itself_unavailable(tmp_path: Path) -> None:
-    """No speech-to-text model ships: no .vtt file, and the result says why and what to install."""
+def test_without_a_speech_to_text_model_the_transcript_reports_itself_unavailable(tmp_path: Path) -> None:
+    """faster-whisper or its model missing: no .vtt file, and the result says why and what to install."""
+    if stt_available()[0]:
+        pytest.skip("the speech-to-text model is installed (tests/integration/test_video_speech.py)")
     clip = speech_clip(tmp_path / "talk", speech=SPEECH[:1], seconds=4)
     output = run_processor(VIDEO_AUDIO_PROCESSING, clip, tmp_path)
     transcript = output.result["transcript"]
     assert (False, 1) == (transcript["available"], len(output.files))
     assert "faster-whisper" in transcript["hint"]
+
+
+def test_a_transcript_not_asked_for_reports_itself_unavailable(tmp_path: Path) -> None:
+    """``enable_transcription=false``: only the RTTM, and the transcript says it was not asked for."""
+    clip = speech_clip(tmp_path / "talk", speech=SPEECH[:1], seconds=4)
+    output = run_processor(VIDEO_AUDIO_PROCESSING, clip, tmp_path, enable_transcription=False)
+    transcript = output.result["transcript"]
+    assert (False, "transcription was not asked for", 1) == (
+        transcript["available"],
+        transcript["reason"],
+        len(output.files),
+    )
 
 
 def test_a_silent_video_has_no_speech(tmp_path: Path) -> None:

