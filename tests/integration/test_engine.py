@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from tests.conftest import make_settings
 
 from mediaforge.assets import service as assets
@@ -16,9 +20,11 @@ from mediaforge.clock import utcnow
 from mediaforge.config import Settings
 from mediaforge.engine.sweeper import Sweeper
 from mediaforge.engine.worker import Worker
+from mediaforge.events.models import Event
 from mediaforge.jobs import service as jobs
 from mediaforge.jobs.models import Job
-from mediaforge.jobs.schemas import JobCreate
+from mediaforge.jobs.schemas import JobCreate, JobRow
+from mediaforge.processors.registry import default_registry
 from mediaforge.runtime import Runtime
 from mediaforge.storage import BlobNotFound
 
@@ -132,3 +138,49 @@ def test_expired_uploads_are_swept(runtime: Runtime, tmp_path: Path) -> None:
     with runtime.db.session(read_only=True) as session:
         assert session.get_one(Asset, asset_id).deleted_at is not None
     assert not runtime.storage.exists(key)
+
+
+def test_children_recorded_in_batches_end_their_parent_once(runtime: Runtime) -> None:
+    """Forty children finishing on four slots end their parent exactly once, counting every child."""
+    w = Worker(runtime, concurrency=4)
+    w.start()
+    try:
+        parent = wait_job(
+            runtime, submit(runtime, "debug.fan_out", params={"count": 40, "child_type": "debug.noop"})
+        )
+    finally:
+        w.stop(drain_timeout=5)
+    with runtime.db.session(read_only=True) as session:
+        ended = session.scalars(
+            select(Event.type).where(Event.job_id == parent.id, Event.type == "job.completed")
+        )
+        children = Counter(session.scalars(select(Job.status).where(Job.parent_id == parent.id)))
+    summary = {"total": 40, "pending": 0, "processing": 0, "completed": 40, "failed": 0}
+    assert ("succeeded", summary, 1) == (parent.status, (parent.result or {})["children"], len(list(ended)))
+    assert {"succeeded": 40} == children
+
+
+def test_a_raising_success_hook_does_not_stop_the_worker(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job whose on_success hook raises is not recorded; the jobs queued after it still succeed."""
+    failing: list[str] = []
+
+    def hook(session: Session, job: JobRow) -> None:
+        if job.id in failing:
+            raise RuntimeError("the hook failed")
+
+    registries = {id(runtime.registry): runtime.registry, id(default_registry()): default_registry()}
+    for registry in registries.values():
+        processor = registry.get("debug.noop")
+        monkeypatch.setitem(registry._by_name, "debug.noop", replace(processor, on_success=hook))
+    failing.append(submit(runtime, "debug.noop"))
+    others = [submit(runtime, "debug.noop") for _ in range(3)]
+    w = Worker(runtime, concurrency=1)
+    w.start()
+    try:
+        ended = [wait_job(runtime, job_id).status for job_id in others]
+    finally:
+        w.stop(drain_timeout=5)
+    assert ["succeeded"] * 3 == ended
+    assert "succeeded" != wait_job(runtime, failing[0], timeout=0).status

@@ -5,9 +5,10 @@ worker), one slot thread per work process supervises a job (progress, cancel, ti
 a monitor renews leases and picks up cancel requests, and on PostgreSQL a listener turns NOTIFY
 into an immediate wake-up. SIGTERM drains: stop claiming, finish what runs, then exit.
 
-A plain success (no output files, no children, no parent or workflow to update) is not recorded by
-its slot: the slot hands it to the main loop and is free at once, and the main loop records every
-such result and leases the next jobs for the free slots in one transaction.
+A plain success (no output files, no children of its own, no workflow step) is not recorded by its
+slot: the slot hands it to the main loop and is free at once, and the main loop records every such
+result (with its ``on_success`` hook and, for a child, its parent's check) and leases the next jobs
+for the free slots in one transaction.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from mediaforge.jobs import service as jobs
 from mediaforge.jobs.models import Job
 from mediaforge.jobs.repository import JobRepository
 from mediaforge.processors.base import ChildSpec, RetryPolicy
+from mediaforge.processors.registry import default_registry
 from mediaforge.runtime import Runtime
 from mediaforge.workers import repository as workers
 from mediaforge.workers.models import Worker as WorkerRow
@@ -59,8 +61,10 @@ class Claim:
     params: dict[str, Any]
     inputs: list[str]
     timeout: float | None
+    parent_id: str | None = None
     simple: bool = False
-    """Nothing beyond the row itself changes when it succeeds (no parent, no workflow)."""
+    """Not a workflow step: its success may be recorded in the main loop's batch (a child's parent
+    check and the processor's ``on_success`` hook run there, in that transaction)."""
     cancel: threading.Event = field(default_factory=threading.Event)
     lost: threading.Event = field(default_factory=threading.Event)
 
@@ -224,9 +228,16 @@ class Worker:
                 )
                 for job in rows:
                     jobs.emit(session, job, "job.updated")
-        except BaseException:
-            with self._lock:  # recorded next time; their leases stay renewed meanwhile
-                self._succeeded[:0] = done
+        except BaseException as exc:
+            # Jobs with nothing beyond their own row to write are recorded next time (their leases
+            # stay renewed meanwhile). One with a hook or a parent may be what failed the batch: it
+            # is recorded on its own, as its slot would have, so it cannot hold up the others.
+            alone = [(c, r) for c, r in done if isinstance(exc, Exception) and not self._row_only(c)]
+            apart = {claim.id for claim, _ in alone}
+            with self._lock:
+                self._succeeded[:0] = [(c, r) for c, r in done if c.id not in apart]
+            for claim, result in alone:
+                self._record_alone(claim, result)
             raise
         for claim, _ in done:
             if claim.id in recorded:
@@ -245,13 +256,32 @@ class Worker:
                 job.params,
                 job.inputs,
                 job.timeout_seconds,
-                simple=job.parent_id is None and job.workflow_id is None,
+                parent_id=job.parent_id,
+                simple=job.workflow_id is None,
             )
             with self._lock:
                 self._free -= 1
                 self._active[job.id] = claim
             self._inbox.put(claim)
         return len(rows)
+
+    def _row_only(self, claim: Claim) -> bool:
+        """Its success writes nothing beyond its own row and event (no parent, no hook)."""
+        hooked = any(  # the service runs the default registry's hook
+            claim.type in r and r.get(claim.type).on_success is not None
+            for r in (self.rt.registry, default_registry())
+        )
+        return claim.parent_id is None and not hooked
+
+    def _record_alone(self, claim: Claim, result: dict[str, Any]) -> None:
+        """Record one handed-over success in its own transaction (after its batch failed)."""
+        tmp = self.rt.settings.data_dir / "tmp" / f"{claim.id}-{claim.attempt}"
+        try:
+            self._finish(claim, Outcome("done", payload={"result": result, "files": [], "children": []}), tmp)
+        except Exception:  # as on the slot path: the lease runs out and the sweeper retries the job
+            log.exception("record_failed", job_id=claim.id)
+        with self._lock:
+            self._active.pop(claim.id, None)
 
     # --- supervising a job ---------------------------------------------------------------
     def _slot_loop(self) -> None:

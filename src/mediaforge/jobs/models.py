@@ -34,7 +34,7 @@ class Job(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
-    parent_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     workflow_id: Mapped[str | None] = mapped_column(
         ForeignKey("workflows.id", ondelete="CASCADE"), index=True
     )
@@ -78,6 +78,8 @@ class Job(Base):
             postgresql_where=text("status = 'running'"),
             sqlite_where=text("status = 'running'"),
         ),
+        # A parent's children, by status: whether any is unfinished is one seek, not a scan of all.
+        Index("ix_jobs_parent_status", "parent_id", "status"),
         Index("ix_jobs_owner_idempotency", "owner_id", "idempotency_key", unique=True),
         Index("ix_jobs_owner_created", "owner_id", "created_at"),
         Index(

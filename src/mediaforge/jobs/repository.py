@@ -95,9 +95,17 @@ class JobRepository:
             setattr(summary, name, getattr(summary, name) + n)
         return summary
 
-    def unfinished_children(self, parent_id: str) -> int:
-        query = select(func.count()).where(Job.parent_id == parent_id, Job.status.in_([Q, R, W]))
-        return int(self.session.scalar(query) or 0)
+    def has_unfinished_children(self, parent_id: str) -> bool:
+        """Whether any child of ``parent_id`` is still queued, running or waiting (stops at the first)."""
+        return self.session.execute(_UNFINISHED_CHILD, {"parent_id": parent_id}).first() is not None
+
+    def lock_status(self, job_id: str) -> str | None:
+        """Lock the row (``FOR UPDATE``; SQLite's write lock is already held) and return its status.
+
+        Reads no other column: a batch parent's params and result hold its whole input list, which
+        a full load would decode again on every child's completion.
+        """
+        return self.session.execute(_LOCK_STATUS, {"job_id": job_id}).scalar()
 
     def queue_position(self, job: JobRow) -> int:
         """How many queued jobs of the same queue run before this one (0 = next)."""
@@ -245,6 +253,10 @@ class JobRepository:
 
 
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+_LOCK_STATUS = select(Job.status).where(Job.id == bindparam("job_id")).with_for_update()
+_UNFINISHED_CHILD = (
+    select(Job.status).where(Job.parent_id == bindparam("parent_id"), Job.status.in_([Q, R, W])).limit(1)
+)
 _JOBS: Table = Job.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
 # The claim runs on every wake-up of every worker: its statements are built once, so each call
 # only binds values (no per-call statement construction or cache-key generation).

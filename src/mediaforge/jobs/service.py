@@ -286,8 +286,12 @@ def _on_success(session: Session, job: JobRow) -> None:
 
 def _maybe_finish_parent(session: Session, parent_id: str, settings: Settings) -> None:
     repo = JobRepository(session)
-    parent = repo.get(parent_id, for_update=True)  # serializes siblings finishing at once
-    if parent is None or parent.status != S.WAITING or repo.unfinished_children(parent_id):
+    # The lock serializes siblings finishing at once; it reads the status only, since a batch
+    # parent's params (its whole input list) would otherwise be decoded on every child's end.
+    if repo.lock_status(parent_id) != S.WAITING or repo.has_unfinished_children(parent_id):
+        return
+    parent = repo.get(parent_id)
+    if parent is None:
         return
     summary = repo.children_summary(parent_id)
     result = {**(parent.result or {}), "children": summary.model_dump()}
