@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -36,6 +37,45 @@ _LOADED = (
     Photo.vector,
     Photo.embedding,
 )
+
+
+_KEY = ("owner_id", "user_id", "image_id")
+_REPLACED = (
+    "job_id",
+    "sha256",
+    "size",
+    "width",
+    "height",
+    "phash",
+    "dhash",
+    "taken_at",
+    "camera",
+    "lat",
+    "lon",
+    "place",
+    "sharpness",
+    "exposure",
+    "faces",
+    "quality",
+    "vector",
+    "embedding",
+    "embedding_model",
+    "meta",
+    "updated_at",
+)
+
+
+@cache
+def _upsert(dialect: str) -> Insert:
+    """The upsert, built once per dialect: each call only binds values (every imported image runs
+    it, and building it with the values inlined cost more than executing it)."""
+    table: Table = Photo.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    names = ("id", "created_at", *_KEY, *_REPLACED)
+    statement = insert(table).values({n: bindparam(n, type_=table.c[n].type) for n in names})
+    return statement.on_conflict_do_update(
+        index_elements=list(_KEY), set_={n: statement.excluded[n] for n in _REPLACED}
+    )
 
 
 class PhotoIndex:
@@ -82,11 +122,10 @@ class PhotoIndex:
             "updated_at": now,
         }
         key = {"owner_id": owner_id, "user_id": user_id, "image_id": image_id}
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(Photo).values(id=new_id(), created_at=now, **key, **values)
-        statement = statement.on_conflict_do_update(index_elements=list(key), set_=values)
-        self.session.execute(statement)
+        connection = self.session.connection()  # Core on the connection: no ORM bulk-insert layer
+        connection.execute(
+            _upsert(connection.dialect.name), {"id": new_id(), "created_at": now, **key, **values}
+        )
 
     def count(self, owner_id: str, user_id: str) -> int:
         query = select(func.count()).where(Photo.owner_id == owner_id, Photo.user_id == user_id)
