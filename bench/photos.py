@@ -134,8 +134,10 @@ def import_rate(paths: list[Path], *, concurrency: int, embedding: str, faces: b
                 )
                 job_id = job.id
             while True:
+                # The status only: the parent's params list every image, and decoding them 20
+                # times a second would take the worker's GIL from it.
                 with rt.db.session(read_only=True) as session:
-                    status = session.get_one(Job, job_id).status
+                    status = session.scalar(select(Job.status).where(Job.id == job_id))
                 if status in ("succeeded", "failed"):
                     break
                 time.sleep(0.05)
