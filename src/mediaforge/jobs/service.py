@@ -388,7 +388,8 @@ def succeed_leased_many(
     common = _changes(S.SUCCEEDED, settings, {"progress": 100.0, "progress_message": None, "error": None})
     each = [(job_id, attempt, {"result": result, "outputs": []}) for job_id, attempt, result in done]
     rows = JobRepository(session).update_leased_many(worker_id, common, each)
-    for row in rows:
+    # Parents are locked in one order by every worker, so two batches never wait on each other.
+    for row in sorted(rows, key=lambda r: r.parent_id or ""):
         emit(session, row, "job.completed")
         _after_terminal(session, row, settings)
     return [row.id for row in rows]
