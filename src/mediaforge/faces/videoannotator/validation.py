@@ -214,15 +214,9 @@ def check_value(key: str, value: Any, spec: dict[str, Any]) -> Issue | None:
         options = spec.get("options", [])
         if value in options:
             return None
-        return Issue(
-            pipeline=None,
-            field=key,
-            message=f"Invalid value for {key} (must be one of {', '.join(map(str, options))})",
-            value=value,
-            severity="error",
-            error_code="INVALID_OPTION",
-            hint=f"Choose one of: {', '.join(map(str, options))}",
-            suggested_value=default,
+        choices = ", ".join(map(str, options))
+        return _invalid(
+            key, value, f"must be one of {choices}", "INVALID_OPTION", f"Choose one of: {choices}", default
         )
     if not _has_type(value, kind):
         return _type_error(key, value, kind, default)
@@ -251,15 +245,8 @@ def _has_type(value: Any, kind: str) -> bool:
 
 def _type_error(key: str, value: Any, kind: str, default: Any) -> Issue:
     word = _TYPE_WORDS.get(kind, f"a {kind}")
-    return Issue(
-        pipeline=None,
-        field=key,
-        message=f"Invalid value for {key} (must be {word})",
-        value=value,
-        severity="error",
-        error_code="INVALID_TYPE",
-        hint=f"Use {word}, e.g. the default {default!r}",
-        suggested_value=default,
+    return _invalid(
+        key, value, f"must be {word}", "INVALID_TYPE", f"Use {word}, e.g. the default {default!r}", default
     )
 
 
@@ -275,15 +262,20 @@ def _range_error(key: str, value: float, spec: dict[str, Any]) -> Issue | None:
         bound = f"must be {'greater than' if spec.get('exclusive_min') else 'at least'} {_num(lo)}"
     else:
         bound = f"must be {'less than' if spec.get('exclusive_max') else 'at most'} {_num(hi)}"
+    return _invalid(key, value, bound, "OUT_OF_RANGE", bound.capitalize(), lo if below else hi)
+
+
+def _invalid(key: str, value: Any, why: str, code: str, hint: str, suggested: Any) -> Issue:
+    """An error on one key: "Invalid value for <key> (<why>)", with its code, hint and a value to use."""
     return Issue(
         pipeline=None,
         field=key,
-        message=f"Invalid value for {key} ({bound})",
+        message=f"Invalid value for {key} ({why})",
         value=value,
         severity="error",
-        error_code="OUT_OF_RANGE",
-        hint=bound.capitalize(),
-        suggested_value=lo if below else hi,
+        error_code=code,
+        hint=hint,
+        suggested_value=suggested,
     )
 
 
