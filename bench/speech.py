@@ -19,7 +19,6 @@ spoken sentences (lowercased, punctuation dropped). The model is loaded before t
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import BENCH_DIR, host_load, log, markdown_table, revision, write_result
-from tests.videos import LocalContext, speech_clip
+from tests.videos import LocalContext, speech_clip, word_error_rate
 
 from mediaforge.processors.base import InputFile
 from mediaforge.processors.builtin.video_audio_processing import VIDEO_AUDIO_PROCESSING
@@ -63,20 +62,6 @@ def make_clip(seconds: int) -> tuple[Path, str]:
         made = speech_clip(path.with_name(path.stem + ".part"), speech=speech_at, seconds=seconds)
         made.rename(path)
     return path, spoken
-
-
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower()).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = _words(reference), _words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, other in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
-    return row[-1] / max(1, len(ref))
 
 
 def main() -> None:

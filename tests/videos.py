@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 import shutil
 import subprocess
 import tempfile
@@ -400,3 +401,18 @@ def run_processor(processor: Processor, clip: Path, tmp_path: Path, **params: ob
     out.mkdir(exist_ok=True)
     source = InputFile("asset", clip, clip.name, "video/mp4", clip.stat().st_size)
     return processor.run(LocalContext(out), [source], processor.parse_params(dict(params)))
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^\w\s']", " ", text.lower()).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level Levenshtein distance over the reference's word count (lowercased, no punctuation)."""
+    ref, hyp = _words(reference), _words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, other in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
+    return row[-1] / max(1, len(ref))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.samples import require
-from tests.videos import cut_clip, run_processor, speech_clip, speech_track
+from tests.videos import cut_clip, run_processor, speech_clip, speech_track, word_error_rate
 
 from mediaforge.processors.base import Output
 from mediaforge.processors.builtin.video_audio_processing import VIDEO_AUDIO_PROCESSING
@@ -41,21 +41,6 @@ def talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def transcribed(talk: Path, tmp_path_factory: pytest.TempPathFactory) -> Output:
     return run_processor(VIDEO_AUDIO_PROCESSING, talk, tmp_path_factory.mktemp("out"))
-
-
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower()).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level Levenshtein distance over the reference's word count (lowercased, no punctuation)."""
-    ref, hyp = _words(reference), _words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, other in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
-    return row[-1] / max(1, len(ref))
 
 
 def _vtt(output: Output) -> tuple[str, list[Cue]]:

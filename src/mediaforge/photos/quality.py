@@ -46,13 +46,6 @@ def faces_available() -> bool:
 
 def count_faces(image: Image.Image) -> int:
     """Faces mediapipe's full-range detector finds (mediapipe must be installed)."""
-    from mediaforge.tagging.people import DETECTORS
+    from mediaforge.tagging.people import count_faces as detect
 
-    rgb = image.convert("RGB")
-    if max(rgb.size) > _FACE_SIDE:
-        rgb.thumbnail((_FACE_SIDE, _FACE_SIDE), Image.Resampling.BILINEAR)
-    pixels = np.ascontiguousarray(np.asarray(rgb))
-    detectors = DETECTORS.get()
-    with DETECTORS.lock:  # mediapipe graphs are not re-entrant
-        found = detectors.faces.process(pixels).detections or []
-    return len(found)
+    return detect(image, max_side=_FACE_SIDE)

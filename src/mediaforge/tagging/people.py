@@ -16,7 +16,7 @@ from PIL import Image
 
 from mediaforge.tagging.lazy import Lazy
 
-__all__ = ["DETECTORS", "People", "count_people"]
+__all__ = ["DETECTORS", "People", "count_faces", "count_people"]
 
 _FACE_CONFIDENCE = 0.5
 _POSE_VISIBILITY = 0.3
@@ -52,12 +52,24 @@ def _load() -> _Detectors:
 DETECTORS: Lazy[_Detectors] = Lazy(_load)
 
 
+def count_faces(image: Image.Image, *, max_side: int = _MAX_SIDE) -> int:
+    """Faces the full-range detector finds in ``image`` (scaled to ``max_side`` at most)."""
+    pixels = _pixels(image, max_side)
+    detectors = DETECTORS.get()
+    with DETECTORS.lock:  # mediapipe graphs are not re-entrant
+        return len(detectors.faces.process(pixels).detections or [])
+
+
+def _pixels(image: Image.Image, max_side: int) -> np.ndarray:
+    rgb = image.convert("RGB")
+    if max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return np.ascontiguousarray(np.asarray(rgb))
+
+
 def count_people(image: Image.Image) -> People:
     """Faces and people in ``image``."""
-    rgb = image.convert("RGB")
-    if max(rgb.size) > _MAX_SIDE:
-        rgb.thumbnail((_MAX_SIDE, _MAX_SIDE), Image.Resampling.BILINEAR)
-    pixels = np.ascontiguousarray(np.asarray(rgb))
+    pixels = _pixels(image, _MAX_SIDE)
     detectors = DETECTORS.get()
     with DETECTORS.lock:  # mediapipe graphs are not re-entrant
         faces = detectors.faces.process(pixels).detections or []
