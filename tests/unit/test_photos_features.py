@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 from tests.photos import jpeg
-from tests.samples import sample_photo
+from tests.samples import require, sample_photo
 
 from mediaforge.photos.exif import read_exif
 from mediaforge.photos.features import AnalyzeOptions, InvalidImage, PhotoFeatures, analyze_file
@@ -156,3 +156,11 @@ def test_mobilenet_embedding_is_added_when_asked(tmp_path: Path) -> None:
         found.embedding.shape[0],
         pytest.approx(float(np.linalg.norm(found.embedding)), abs=1e-4),
     )
+
+
+def test_quality_counts_the_faces_in_a_photo() -> None:
+    """The astronaut's portrait has one face; a cup of coffee has none."""
+    from mediaforge.photos.quality import count_faces, faces_available
+
+    require("mediapipe", faces_available())
+    assert (1, 0) == (count_faces(sample_photo("astronaut.png")), count_faces(sample_photo("coffee.png")))
