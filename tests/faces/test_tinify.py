@@ -409,6 +409,19 @@ def test_resize_pad_and_seo_rename(worked: TestClient) -> None:
     assert Image.open(io.BytesIO(worked.get(f"/download/{job['id']}").content)).size == (100, 100)
 
 
+def test_compress_spends_cpu_on_bytes(worked: TestClient) -> None:
+    """Tinify sells small files: its JPEGs get the thorough encoder (trellis, progressive scans)."""
+    temp = upload(worked, jpeg(640, 400)).json()
+    auth = {"X-Session-Token": temp["session_token"]}
+    body = {"temp_file_ids": [temp["temp_file_id"]], "output_format": "jpg"}
+    job = worked.post("/compress", json=body, headers=auth).json()["jobs"][0]
+    with worked.stream("GET", f"/status/{job['id']}/stream") as stream:
+        complete = _sse_events("".join(stream.iter_text()))[-1][1]
+    assert complete["status"] == "completed", complete
+    image = Image.open(io.BytesIO(worked.get(f"/download/{job['id']}").content))
+    assert (image.format, image.info.get("progressive")) == ("JPEG", 1)
+
+
 def test_every_operation_of_the_contract_is_served(app: TestClient) -> None:
     """Each path and method in the contract is an operation of ours (OPTIONS included)."""
     contract = json.loads((Path(__file__).resolve().parents[2] / "specs" / SPEC).read_text())

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
-from tests.samples import require
+from tests.samples import require, sample_photo
 
 pyvips = pytest.importorskip("pyvips")
 
@@ -175,6 +175,30 @@ def test_min_ssim_is_reached_by_the_smallest_file(jpeg: Path, work: Path, fmt: s
     assert abs(measured - result["ssim"]) < 1e-4
     lower, _ = run(jpeg, work, format=fmt, quality=result["quality_used"] - 1)
     assert lower["output_size"] < result["output_size"]
+
+
+# --- effort ----------------------------------------------------------------------------------
+def test_fast_jpeg_is_what_sharp_writes_and_thorough_is_smaller(tmp_path: Path, work: Path) -> None:
+    """``fast`` is libjpeg-turbo's baseline JPEG with optimised Huffman tables, byte for byte;
+    ``thorough`` spends CPU on trellis quantisation and progressive scans for a smaller file."""
+    path = save(photo_array(640, 480), tmp_path / "large.png")
+    fast, fast_data = run(path, work, format="jpg")
+    thorough, thorough_data = run(path, work, format="jpg", effort="thorough")
+    plain = pyvips.Image.new_from_file(str(path)).jpegsave_buffer(Q=80, optimize_coding=True, keep=0)
+    assert (fast_data, opened(fast_data).info.get("progressive")) == (plain, None)
+    assert opened(thorough_data).info.get("progressive") == 1
+    assert thorough["output_size"] < 0.95 * fast["output_size"]
+
+
+@pytest.mark.parametrize("fmt", ["webp", "avif"])
+def test_thorough_effort_reaches_an_ssim_target_in_fewer_bytes(tmp_path: Path, work: Path, fmt: str) -> None:
+    """On a real photograph, at the same SSIM target, the thorough settings find a smaller file."""
+    path = tmp_path / "astronaut.png"
+    sample_photo("astronaut.png").save(path)
+    fast, _ = run(path, work, format=fmt, min_ssim=0.97)
+    thorough, _ = run(path, work, format=fmt, min_ssim=0.97, effort="thorough")
+    assert (fast["target_met"], thorough["target_met"]) == (True, True)
+    assert thorough["output_size"] < fast["output_size"]
 
 
 # --- geometry --------------------------------------------------------------------------------

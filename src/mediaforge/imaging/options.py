@@ -6,12 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["MAX_SIDE", "Fit", "OptimizeParams", "OutputFormat"]
+__all__ = ["MAX_SIDE", "Effort", "Fit", "OptimizeParams", "OutputFormat"]
 
 MAX_SIDE = 8192
 
 OutputFormat = Literal["original", "jpg", "png", "webp", "avif", "gif", "svg", "ico"]
 Fit = Literal["pad", "crop"]
+Effort = Literal["fast", "thorough"]
 
 
 class OptimizeParams(BaseModel):
@@ -49,6 +50,15 @@ class OptimizeParams(BaseModel):
     )
     strip_metadata: bool = Field(
         True, description="Drop EXIF/XMP/IPTC/ICC (orientation and colour are applied)."
+    )
+    effort: Effort = Field(
+        "fast",
+        description=(
+            "`fast`: the usual encoder settings (libjpeg-turbo with optimised Huffman tables, WebP "
+            "method 4, AVIF effort up to 4); `thorough`: more CPU for smaller files (mozjpeg trellis "
+            "quantisation and progressive scans, WebP method 6 with smart deblocking, AVIF effort up "
+            "to 6 within the budget)."
+        ),
     )
     avif_cpu_budget_s: float = Field(
         10.0, gt=0, le=600, description="CPU seconds AVIF encoding may use before falling back to WebP."

@@ -153,13 +153,14 @@ def _compress(image: VipsImage, fmt: Format, params: OptimizeParams, keep: bool,
         budget = CpuBudget(params.avif_cpu_budget_s)
 
         def encode(level: int, squeeze: bool) -> bytes:
-            return encode_avif(image, level, keep, budget, work_dir=work_dir, squeeze=squeeze)
+            effort = "squeeze" if squeeze else params.effort
+            return encode_avif(image, level, keep, budget, work_dir=work_dir, effort=effort)
 
     else:
         encoder = ENCODERS[fmt.name]
 
         def encode(level: int, squeeze: bool) -> bytes:
-            return encoder(image, level, keep, squeeze)
+            return encoder(image, level, keep, "squeeze" if squeeze else params.effort)
 
     min_ssim = None if fmt.name == "ico" else params.min_ssim
     measure = None
