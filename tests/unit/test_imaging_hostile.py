@@ -74,6 +74,21 @@ def test_truncated_jpeg_is_corrupt_on_the_resize_path_too(tmp_path: Path) -> Non
     assert "corrupt_image" == failure(path, tmp_path, width=64)[0]
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+@pytest.mark.parametrize("rotated", [False, True])
+def test_truncated_streamed_inputs_are_corrupt(tmp_path: Path, fmt: str, rotated: bool) -> None:
+    """A single encode reads the input as it decodes (sequentially, or whole when EXIF turns it):
+    a cut file still fails as ``corrupt_image``, never as an encoder crash."""
+    image = Image.radial_gradient("L").convert("RGB").resize((512, 512))
+    exif = Image.Exif()
+    exif[0x0112] = 6 if rotated else 1
+    out = io.BytesIO()
+    image.save(out, format=fmt, exif=exif.tobytes())
+    data = out.getvalue()
+    path = write(tmp_path, f"cut.{fmt.lower()}", data[: len(data) * 2 // 3])
+    assert "corrupt_image" == failure(path, tmp_path, format="jpg")[0]
+
+
 def test_png_bomb_is_refused_from_its_header_quickly(tmp_path: Path) -> None:
     """A 50,000 x 50,000 PNG header is ``image_too_large`` in well under a second, nothing decoded."""
     kind, seconds = failure(write(tmp_path, "bomb.png", png_declaring(50_000, 50_000)), tmp_path)

@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image
 
-from mediaforge.imaging._vips import VipsImage, pyvips
+from mediaforge.imaging._vips import VipsError, VipsImage, pyvips
 from mediaforge.imaging.avif import AvifOverBudget, AvifUnavailable, CpuBudget, encode_avif
 from mediaforge.imaging.encoders import ENCODERS
 from mediaforge.imaging.errors import ImagingError
@@ -19,7 +19,7 @@ from mediaforge.imaging.geometry import frame_count, per_frame, plan_resize, res
 from mediaforge.imaging.options import OptimizeParams
 from mediaforge.imaging.search import Choice, choose
 from mediaforge.imaging.similarity import luma, ssim
-from mediaforge.imaging.source import Shrink, SourceInfo, decode, inspect
+from mediaforge.imaging.source import Shrink, SourceInfo, decode, decode_failure, inspect
 from mediaforge.imaging.upscale import DEFAULT_SUPER_RESOLUTION, SuperResolution, Upscaled, upscale
 
 __all__ = ["Checkpoint", "Optimized", "optimize"]
@@ -62,7 +62,8 @@ def optimize(
     notes: list[str] = []
     frames = _frames_to_keep(info, params, fmt, notes)
     _check_pixels(info.width, info.height, frames, max_pixels)
-    image, upscaled, resized = _transform(info, params, fmt, frames, max_pixels, sr, step)
+    lazy = _encodes_once(params, fmt, frames)
+    image, upscaled, resized = _transform(info, params, fmt, frames, max_pixels, sr, step, lazy=lazy)
     if upscaled is not None:
         notes.extend(upscaled.notes)
     step(60, "compressing")
@@ -75,6 +76,10 @@ def optimize(
         fallback = f"avif -> webp: {exc}"
         fmt = OUTPUT_FORMATS["webp"]
         choice = _compress(image, fmt, params, keep, work_dir)
+    except VipsError as exc:
+        if not lazy:
+            raise
+        raise decode_failure(info.format, exc) from exc  # a streamed input failed while being read
     if params.min_ssim is not None and fmt.name == "ico":
         notes.append("min_ssim does not apply to ico (its images are lossless)")
     if fmt.name == "svg":
@@ -123,17 +128,19 @@ def _transform(
     max_pixels: int,
     sr: SuperResolution,
     step: Checkpoint,
+    *,
+    lazy: bool,
 ) -> tuple[VipsImage, Upscaled | None, bool]:
-    """Decode, upscale, resize: the picture to encode, in memory."""
+    """Decode, upscale, resize: the picture to encode, in memory (or streamed when ``lazy``)."""
     plan = plan_resize(info.width, info.height, params.width, params.height, params.fit)
     if plan is not None:
         _check_pixels(plan.width, plan.height, frames, max_pixels)
     if plan is not None and params.upscale is None and frames == 1:
         shrink = Shrink(plan.inner_width, plan.inner_height, crop=plan.crop)
-        image = decode(info, shrink=shrink)
+        image = resize(decode(info, shrink=shrink, lazy=lazy), plan, transparent=fmt.alpha, scaled=True)
         step(40, "resized")
-        return resize(image, plan, transparent=fmt.alpha, scaled=True).copy_memory(), None, True
-    image = decode(info, frames=frames)
+        return image if lazy else image.copy_memory(), None, True
+    image = decode(info, frames=frames, lazy=lazy)
     step(20, "decoded")
     upscaled = None
     if params.upscale is not None:
@@ -145,7 +152,17 @@ def _transform(
         plan = plan_resize(image.width, image.height // count, params.width, params.height, params.fit)
         assert plan is not None
         image = per_frame(image, lambda frame: resize(frame, plan, transparent=fmt.alpha))
-    return image.copy_memory(), upscaled, plan is not None
+    return image if lazy else image.copy_memory(), upscaled, plan is not None
+
+
+def _encodes_once(params: OptimizeParams, fmt: Format, frames: int) -> bool:
+    """Whether the picture is read exactly once, by one encode, so it can stream from the decoder.
+
+    Size and SSIM searches encode many times, AVIF samples before it encodes, upscaling and
+    animation work on the whole picture: those decode into memory first.
+    """
+    single = params.max_bytes is None and params.min_ssim is None
+    return single and params.upscale is None and frames == 1 and fmt.name != "avif"
 
 
 def _compress(image: VipsImage, fmt: Format, params: OptimizeParams, keep: bool, work_dir: Path) -> Choice:

@@ -23,7 +23,7 @@ from mediaforge.imaging.errors import ImagingError
 from mediaforge.imaging.formats import INPUT_FORMATS
 from mediaforge.media.sniff import SNIFF_BYTES, sniff
 
-__all__ = ["Shrink", "SourceInfo", "decode", "inspect"]
+__all__ = ["Shrink", "SourceInfo", "decode", "decode_failure", "inspect"]
 
 _LOADERS = {
     "jpg": "jpegload",
@@ -55,6 +55,8 @@ class SourceInfo:
     frames: int
     has_alpha: bool
     size: int
+    rotated: bool = False
+    """The EXIF orientation turns or flips the picture (decoding then needs random access)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,44 +85,56 @@ def inspect(path: Path, *, max_pixels: int) -> SourceInfo:
         raise ImagingError(f"{mime} is not an image format mediaforge reads", type="unsupported_media")
     if fmt == "svg" and _SVG_ENTITY.search(path.read_bytes()):
         raise ImagingError("SVG documents that declare XML entities are refused", type="unsupported_media")
+    rotated = False
     if fmt in _PILLOW:
         width, height, frames, alpha = _pillow_header(path, fmt)
     else:
-        width, height, frames, alpha = _vips_header(path, fmt)
+        width, height, frames, alpha, rotated = _vips_header(path, fmt)
     if width * height > max_pixels:
         raise ImagingError(
             f"the image is {width}x{height}, more than the {max_pixels:,} pixel limit", type="image_too_large"
         )
-    return SourceInfo(path, mime, fmt, width, height, frames, alpha, size)
+    return SourceInfo(path, mime, fmt, width, height, frames, alpha, size, rotated)
 
 
-def decode(info: SourceInfo, *, frames: int = 1, shrink: Shrink | None = None) -> VipsImage:
+def decode(
+    info: SourceInfo, *, frames: int = 1, shrink: Shrink | None = None, lazy: bool = False
+) -> VipsImage:
     """Decode into memory as 8-bit sRGB (or grey), orientation applied, with or without alpha.
 
     ``frames`` > 1 (animated GIF/WebP) gives a vertical strip of that many frames with libvips'
     ``page-height``, ``delay`` and ``loop`` metadata. ``shrink`` resizes while decoding.
     Any decoding failure is the input's fault: ``corrupt_image`` (``unsupported_media`` for
     HEIC/HEIF this build cannot decode).
+
+    ``lazy`` returns the libvips pipeline instead, read once and streamed (decoding overlaps
+    encoding, and the whole picture is never held): for a caller that reads it exactly once, and
+    that turns a :class:`VipsError` while reading into :func:`decode_failure`.
     """
     try:
         if info.format in _PILLOW:
             image = _pillow_decode(info)
             if shrink is not None:
                 image = _shrink_image(image, shrink)
-            return _normalize(image).copy_memory()
-        if shrink is not None and frames == 1:
+        elif shrink is not None and frames == 1:
             # Colour management after shrinking: an sRGB export inside thumbnail() costs more than the resize.
-            return _normalize(_thumbnail(info, shrink)).copy_memory()
-        image = _vips_open(info.path, info.format, frames=frames)
-        return _normalize(image.autorot()).copy_memory()
+            image = _thumbnail(info, shrink)
+        else:
+            sequential = lazy and not info.rotated
+            image = _vips_open(info.path, info.format, frames=frames, sequential=sequential).autorot()
+        image = _normalize(image)
+        return image if lazy else image.copy_memory()
     except VipsError as exc:
-        kind = "unsupported_media" if info.format in _UNSUPPORTED_WHEN_FAILING else "corrupt_image"
-        raise ImagingError(
-            f"the {info.format} image cannot be decoded: {_first_line(exc)}", type=kind
-        ) from exc
+        raise decode_failure(info.format, exc) from exc
 
 
-def _vips_header(path: Path, fmt: str) -> tuple[int, int, int, bool]:
+def decode_failure(fmt: str, exc: Exception) -> ImagingError:
+    """What a libvips error while reading a ``fmt`` input means: the input's fault, said plainly."""
+    kind = "unsupported_media" if fmt in _UNSUPPORTED_WHEN_FAILING else "corrupt_image"
+    return ImagingError(f"the {fmt} image cannot be decoded: {_first_line(exc)}", type=kind)
+
+
+def _vips_header(path: Path, fmt: str) -> tuple[int, int, int, bool, bool]:
     try:
         image = _vips_open(path, fmt, frames=1)
         orientation = image.get("orientation") if image.get_typeof("orientation") else 1
@@ -128,17 +142,18 @@ def _vips_header(path: Path, fmt: str) -> tuple[int, int, int, bool]:
         width, height = int(image.width), int(image.height)
         alpha = bool(image.hasalpha())
     except VipsError as exc:
-        kind = "unsupported_media" if fmt in _UNSUPPORTED_WHEN_FAILING else "corrupt_image"
-        raise ImagingError(f"not a readable {fmt} image: {_first_line(exc)}", type=kind) from exc
+        raise decode_failure(fmt, exc) from exc
     if orientation in _SWAPPING_ORIENTATIONS:
         width, height = height, width
-    return width, height, max(1, int(pages)), alpha
+    return width, height, max(1, int(pages)), alpha, orientation not in (0, 1)
 
 
-def _vips_open(path: Path, fmt: str, *, frames: int) -> VipsImage:
+def _vips_open(path: Path, fmt: str, *, frames: int, sequential: bool = False) -> VipsImage:
     if fmt == "svg":
         return pyvips.Image.svgload_buffer(path.read_bytes())
     options: dict[str, object] = {"fail_on": "truncated"}
+    if sequential:
+        options["access"] = "sequential"
     if fmt in _ANIMATED:
         options["n"] = frames
     return getattr(pyvips.Image, _LOADERS[fmt])(str(path), **options)
