@@ -297,6 +297,26 @@ def test_exif_orientation_is_applied_and_metadata_stripped(tmp_path: Path, work:
     assert (0, None) == (len(opened(data).getexif()), opened(data).info.get("icc_profile"))
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_jpeg_shrunk_while_decoding_matches_a_full_lanczos_resize(
+    tmp_path: Path, work: Path, orientation: int
+) -> None:
+    """A JPEG resized through DCT scaling then Lanczos comes out turned, at the exact size, and
+    faithful to a full-resolution Lanczos resize of the same picture (PSNR over 35 dB)."""
+    pixels = photo_array(1200, 800)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = save(pixels, tmp_path / "big.jpg", exif=exif, quality=95)
+    shown = Image.open(path).convert("RGB")
+    shown = shown.transpose(Image.Transpose.ROTATE_270) if orientation == 6 else shown
+    size = (200, 300) if orientation == 6 else (300, 200)
+    truth = np.asarray(shown.resize(size, Image.Resampling.LANCZOS), dtype=float)
+    result, data = run(path, work, width=size[0], format="png", quality=100)
+    error = np.asarray(opened(data).convert("RGB"), dtype=float) - truth
+    assert (size, True) == (opened(data).size, result["executed"]["resize"])
+    assert 10 * np.log10(255**2 / float((error**2).mean())) > 35
+
+
 def test_metadata_is_kept_when_asked(tmp_path: Path, work: Path) -> None:
     """strip_metadata false keeps EXIF (with the orientation already applied to the pixels)."""
     _, data = run(oriented_jpeg(tmp_path / "o.jpg"), work, strip_metadata=False)
