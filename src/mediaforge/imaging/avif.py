@@ -27,10 +27,11 @@ from mediaforge.imaging.encoders import EncoderEffort, keep_flags
 
 __all__ = ["AvifOverBudget", "AvifUnavailable", "CpuBudget", "encode_avif"]
 
+_THOROUGH = (6, 5, 4, 3, 2, 1, 0)
 EFFORTS: dict[EncoderEffort, tuple[int, ...]] = {
     "fast": (4, 3, 2, 1, 0),
-    "thorough": (6, 5, 4, 3, 2, 1, 0),
-    "squeeze": (6, 5, 4, 3, 2, 1, 0),
+    "thorough": _THOROUGH,
+    "squeeze": _THOROUGH,
 }
 """libvips ``effort`` (0 fastest .. 9 slowest), highest first; 4 is sharp's default."""
 TUNE = "ssim"
