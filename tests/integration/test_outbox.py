@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from sqlalchemy import select
 
@@ -39,6 +40,7 @@ def test_a_reader_following_ids_misses_no_event_of_concurrent_writers(runtime: R
             seen.extend(e.id for e in page)
             if finished and not page:
                 return
+            time.sleep(0.001)  # poll, as a real follower does, without starving the writers of the GIL
 
     reader = threading.Thread(target=follow)
     reader.start()
